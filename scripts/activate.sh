@@ -1,0 +1,3 @@
+# source scripts/activate.sh: activate this checkout's venv (made by scripts/setup.sh).
+. "$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)/paths.sh"
+. "$VENV/bin/activate"

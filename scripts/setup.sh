@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# One set-up path for a fresh Debian/Ubuntu machine with Python >= 3.10:
+#   a venv with ROS 2 Kilted from PyPI wheels, torch (CPU or CUDA), sam2, onnxruntime, ...
+#   then the project's messages built with colcon.
+# Idempotent: every step is skipped when the inputs it depends on have not changed.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+# shellcheck source=scripts/paths.sh
+. "$ROOT/scripts/paths.sh"
+REQ="$ROOT/requirements"
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+pick_python() {
+  for cand in "${SAM2AUTO_PYTHON:-}" python3.11 python3.12 python3.10 python3; do
+    [ -n "$cand" ] || continue
+    command -v "$cand" >/dev/null 2>&1 || continue
+    if "$cand" -c 'import sys; sys.exit(0 if (3, 10) <= sys.version_info[:2] < (3, 14) else 1)'; then
+      echo "$cand"; return 0
+    fi
+  done
+  log "no Python 3.10-3.13 found; install python3.11 and python3.11-venv (apt-get install python3.11-venv)"
+  return 1
+}
+
+# Accelerator flavour decides torch/onnxruntime builds. SAM2AUTO_ACCEL=cpu|cuda overrides detection.
+accel="${SAM2AUTO_ACCEL:-}"
+if [ -z "$accel" ]; then
+  if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then accel=cuda; else accel=cpu; fi
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+  py="$(pick_python)"
+  log "creating venv $VENV with $py"
+  "$py" -m venv "$VENV" || { log "venv creation failed: install the venv module (apt-get install python3-venv)"; exit 1; }
+fi
+PY="$VENV/bin/python"
+
+# ---- Python packages -------------------------------------------------------------------------
+pip_stamp="$VENV/.sam2auto-pip-stamp"
+pip_key="$(cat "$REQ"/*.txt "$ROOT/scripts/setup.sh" "$ROOT/setup.py" | sha256sum | cut -c1-16)-$accel"
+if [ "$(cat "$pip_stamp" 2>/dev/null)" != "$pip_key" ]; then
+  log "installing Python packages ($accel flavour); this takes a few minutes the first time"
+  "$PY" -m pip install -q --upgrade "pip>=24" wheel "setuptools>=70,<81"
+  # torch first, pinned, so nothing later can swap it for another build.
+  "$PY" -m pip install -q -c "$REQ/constraints.txt" torch
+  ort=onnxruntime; [ "$accel" = cuda ] && ort=onnxruntime-gpu
+  "$PY" -m pip install -q -c "$REQ/constraints.txt" -r "$REQ/base.txt" "$ort"
+  # sam2 ships as an sdist that wants torchvision and a CUDA extension; neither is needed on our
+  # path (the missing _C only skips hole filling), so build it against the installed torch.
+  if ! "$PY" -c 'import sam2' >/dev/null 2>&1; then
+    SAM2_BUILD_CUDA=0 SAM2_BUILD_ALLOW_ERRORS=1 "$PY" -m pip install -q --no-build-isolation --no-deps \
+      -c "$REQ/constraints.txt" sam2
+  fi
+  "$PY" -m pip install -q --no-deps -c "$REQ/constraints.txt" sn-trackeval
+  "$PY" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
+  echo "$pip_key" > "$pip_stamp"
+else
+  log "Python packages up to date"
+fi
+
+# ---- The ROS wheels' CMake files name the wheel-build machine's Python paths; point them here.
+"$PY" "$ROOT/scripts/fix_ros_wheel_paths.py" "$VENV"
+
+# ---- Make the venv find the colcon-built messages without sourcing anything: a .pth hook that
+# runs before ros_wheels_bootstrapper (which re-executes Python with the library path it finds).
+"$PY" "$ROOT/scripts/write_venv_hook.py" "$VENV" "$ROOT"
+
+# ---- Messages with colcon --------------------------------------------------------------------
+colcon_stamp="$ROOT/install/.sam2auto-colcon-stamp"
+colcon_key="$(cat "$ROOT/CMakeLists.txt" "$ROOT/package.xml" "$ROOT"/msg/*.msg "$pip_stamp" | sha256sum | cut -c1-16)"
+if [ "$(cat "$colcon_stamp" 2>/dev/null)" != "$colcon_key" ]; then
+  log "building messages with colcon"
+  mkdir -p "$ROOT/log"
+  (
+    cd "$ROOT"
+    export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
+    "$VENV/bin/colcon" --log-base "$ROOT/log" build --base-paths "$ROOT" \
+      --build-base "$ROOT/build" --install-base "$ROOT/install" \
+      --cmake-args -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF -DSAM2AUTO_INSTALL_PYTHON=OFF \
+      >"$ROOT/log/colcon-last.txt" 2>&1 || { tail -40 "$ROOT/log/colcon-last.txt" >&2; log "colcon build failed (full log: log/colcon-last.txt)"; exit 1; }
+  )
+  echo "$colcon_key" > "$colcon_stamp"
+else
+  log "messages up to date"
+fi
+log "ready: venv $VENV ($accel)"
