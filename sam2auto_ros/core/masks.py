@@ -84,9 +84,7 @@ class RleMask:
             return cls.from_counts(counts, height, width)
         raw = counts.encode("ascii") if isinstance(counts, str) else bytes(counts)
         mask = cls(height, width, raw)
-        area = mask.area  # pycocotools parses the string here; reject strings that do not fit
-        if area < 0 or area > height * width or len(mask.to_counts()) == 0:
-            raise MaskCodecError("corrupt compressed RLE counts")
+        mask.to_counts()  # decodes and checks the runs cover the mask exactly
         return mask
 
     # -- views --------------------------------------------------------------------------------
@@ -103,7 +101,10 @@ class RleMask:
 
     def to_array(self) -> np.ndarray:
         """Decode to a boolean ``(height, width)`` array."""
-        decoded = mask_utils.decode(self._rle())
+        try:
+            decoded = mask_utils.decode(self._rle())
+        except ValueError as exc:
+            raise MaskCodecError(f"corrupt RLE: {exc}") from exc
         if decoded.shape != (self.height, self.width):
             raise MaskCodecError("corrupt RLE: decoded size differs from the declared size")
         return decoded.astype(bool, copy=False)
