@@ -1,0 +1,46 @@
+"""Camera frame -> SAM 2 input tensor -> :class:`FrameFeatures`.
+
+Resizing and normalisation reproduce ``sam2.utils.misc`` exactly (PIL's default resampling to a
+square ``image_size``, ``/ 255`` in float64, ImageNet mean/std in float32), so the engine sees
+the same pixels as ``SAM2VideoPredictor`` reading the same frames.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from sam2auto_ros.core.propagation import PropagationError
+from sam2auto_ros.sam2.features import IMG_MEAN, IMG_STD, FrameFeatures
+from sam2auto_ros.sam2.parts import Sam2Parts
+
+
+def validate_image(image: object) -> np.ndarray:
+    """Return ``image`` if it is an RGB uint8 ``(H, W, 3)`` array, else raise ``PropagationError``."""
+    if not isinstance(image, np.ndarray):
+        raise PropagationError(f"image must be a numpy array (RGB uint8, H x W x 3), got {type(image).__name__}")
+    if image.ndim != 3 or image.shape[2] != 3:
+        raise PropagationError(f"image must have shape (H, W, 3) RGB, got {image.shape}; convert grey/BGRA frames first")
+    if image.dtype != np.uint8:
+        raise PropagationError(f"image must be uint8, got {image.dtype}; scale float images to 0..255 and cast")
+    if image.shape[0] < 2 or image.shape[1] < 2:
+        raise PropagationError(f"image of {image.shape[1]}x{image.shape[0]} pixels is too small")
+    return image
+
+
+def to_model_input(image: np.ndarray, image_size: int, device: torch.device) -> torch.Tensor:
+    """``(1, 3, S, S)`` normalised float32 tensor for the image encoder."""
+    resized = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((image_size, image_size)))
+    pixels = torch.from_numpy(resized / 255.0).permute(2, 0, 1).to(torch.float32)
+    mean = torch.tensor(IMG_MEAN, dtype=torch.float32)[:, None, None]
+    std = torch.tensor(IMG_STD, dtype=torch.float32)[:, None, None]
+    return ((pixels - mean) / std).unsqueeze(0).to(device)
+
+
+def encode_frame(parts: Sam2Parts, image: np.ndarray, frame_index: int = -1) -> FrameFeatures:
+    """Run the image encoder on one RGB uint8 frame (validated)."""
+    image = validate_image(image)
+    pixels = to_model_input(image, parts.settings.image_size, parts.device)
+    embed, pos, high_res = parts.encode_image(pixels)
+    return FrameFeatures(frame_index, (int(image.shape[0]), int(image.shape[1])), embed, pos, high_res)

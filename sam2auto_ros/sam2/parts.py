@@ -1,0 +1,178 @@
+"""SAM 2's neural network, cut into the four pieces that export as separate graphs.
+
+The streaming engine sends every bit of network compute through one ``Sam2Parts`` object and
+does everything else (memory selection, temporal encodings, object pointers, batching) itself.
+``TorchSam2Parts`` runs the official ``sam2`` modules; the onnxruntime twin (``OnnxSam2Parts``)
+implements the same protocol on exported graphs. Tensor layouts follow ``sam2``'s own, so the
+torch implementation is a thin call into ``SAM2Base`` and parity with the reference is exact.
+
+The four methods, with ``B`` objects, image side ``S``, feature side ``f = S/16``, hidden width
+``C`` (256) and memory width ``Cm`` (64):
+
+- ``encode_image(pixels (1,3,S,S))`` -> ``(image_embed (1,C,f,f), image_pos (1,C,f,f),
+  (feat_s0 (1,C/8,4f,4f), feat_s1 (1,C/4,2f,2f)))``; high-res maps already through
+  ``conv_s0``/``conv_s1``.
+- ``memory_attention(curr (f*f,B,C), curr_pos (f*f,B,C), memory (M,B,Cm), memory_pos (M,B,Cm),
+  num_obj_ptr_tokens)`` -> conditioned features ``(B,C,f,f)``; the last ``num_obj_ptr_tokens``
+  memory tokens are object pointers (no rotary encoding).
+- ``sam_heads(image_embed (B,C,f,f), high_res_feats, point_coords (B,P,2) | None,
+  point_labels (B,P) int32 | None, mask_input (B,1,4f,4f) | None, multimask_output)`` ->
+  :class:`SamHeadsOutput` (prompt encoder + mask decoder + best-mask choice + object-score
+  gating + object pointer projection). Point coordinates are in model pixels ``[0, S)``.
+- ``encode_memory(pix_feat (B,C,f,f), mask_for_mem (B,1,S,S), object_score_logits (B,1))`` ->
+  ``(maskmem_features (B,Cm,f,f), maskmem_pos (B,Cm,f,f))``; ``mask_for_mem`` is already
+  sigmoid'ed (or binarised) and scaled, the no-object embedding is added inside.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+import torch
+
+from sam2auto_ros.sam2.features import Sam2Settings
+
+
+@dataclass(frozen=True)
+class SamHeadsOutput:
+    """The SAM heads' answer for ``B`` prompts/objects on one frame."""
+
+    low_res_masks: torch.Tensor  # (B, 1, 4f, 4f) mask logits of the chosen mask
+    iou: torch.Tensor  # (B,) predicted IoU of the chosen mask
+    obj_ptr: torch.Tensor  # (B, C) object pointer (occlusion-gated)
+    object_score_logits: torch.Tensor  # (B, 1) > 0: object visible
+
+
+@dataclass(frozen=True)
+class Sam2Constants:
+    """Small learned tensors the engine's bookkeeping uses between the graphs.
+
+    ``None`` where the model's configuration has no such tensor.
+    """
+
+    no_mem_embed: torch.Tensor  # (1, 1, C) added to the first conditioning frame's features
+    no_mem_pos_enc: torch.Tensor  # (1, 1, C)
+    maskmem_tpos_enc: torch.Tensor  # (num_maskmem, 1, 1, Cm) temporal encoding of memories
+    no_obj_ptr: torch.Tensor | None  # (1, C) pointer mixed in when the object is absent
+    obj_ptr_tpos_proj_weight: torch.Tensor | None  # (Cm, C) projection of pointer time encodings
+    obj_ptr_tpos_proj_bias: torch.Tensor | None  # (Cm,)
+    mask_downsample_weight: torch.Tensor | None  # (1, 1, 4, 4) mask prompt -> decoder mask input
+    mask_downsample_bias: torch.Tensor | None  # (1,)
+
+
+@runtime_checkable
+class Sam2Parts(Protocol):
+    """The four SAM 2 graphs plus the constants between them (see the module docstring)."""
+
+    settings: Sam2Settings
+    constants: Sam2Constants
+    device: torch.device
+
+    def encode_image(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]: ...
+
+    def memory_attention(
+        self,
+        curr: torch.Tensor,
+        curr_pos: torch.Tensor,
+        memory: torch.Tensor,
+        memory_pos: torch.Tensor,
+        num_obj_ptr_tokens: int,
+    ) -> torch.Tensor: ...
+
+    def sam_heads(
+        self,
+        image_embed: torch.Tensor,
+        high_res_feats: tuple[torch.Tensor, torch.Tensor],
+        point_coords: torch.Tensor | None,
+        point_labels: torch.Tensor | None,
+        mask_input: torch.Tensor | None,
+        multimask_output: bool,
+    ) -> SamHeadsOutput: ...
+
+    def encode_memory(
+        self, pix_feat: torch.Tensor, mask_for_mem: torch.Tensor, object_score_logits: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]: ...
+
+
+def _param(module: torch.nn.Module, name: str) -> torch.Tensor | None:
+    value = getattr(module, name, None)
+    return None if value is None else value.detach()
+
+
+class TorchSam2Parts:
+    """``Sam2Parts`` on a built ``sam2`` model (``SAM2Base`` or ``SAM2VideoPredictor``)."""
+
+    def __init__(self, model: torch.nn.Module) -> None:
+        if not getattr(model, "use_high_res_features_in_sam", False):
+            raise ValueError("the engine expects a SAM 2 model with high-resolution decoder features (every released config has them)")
+        self.model = model.eval()
+        self.settings = Sam2Settings.from_model(model)
+        self.device = next(model.parameters()).device
+        tpos_proj = model.obj_ptr_tpos_proj if isinstance(model.obj_ptr_tpos_proj, torch.nn.Linear) else None
+        mask_down = getattr(model, "mask_downsample", None)
+        self.constants = Sam2Constants(
+            no_mem_embed=model.no_mem_embed.detach(),
+            no_mem_pos_enc=model.no_mem_pos_enc.detach(),
+            maskmem_tpos_enc=model.maskmem_tpos_enc.detach(),
+            no_obj_ptr=_param(model, "no_obj_ptr"),
+            obj_ptr_tpos_proj_weight=None if tpos_proj is None else tpos_proj.weight.detach(),
+            obj_ptr_tpos_proj_bias=None if tpos_proj is None else tpos_proj.bias.detach(),
+            mask_downsample_weight=None if mask_down is None else mask_down.weight.detach(),
+            mask_downsample_bias=None if mask_down is None else mask_down.bias.detach(),
+        )
+
+    @torch.inference_mode()
+    def encode_image(self, pixels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        out = self.model.forward_image(pixels)
+        fpn, pos = out["backbone_fpn"], out["vision_pos_enc"]
+        return fpn[-1], pos[-1], (fpn[0], fpn[1])
+
+    @torch.inference_mode()
+    def memory_attention(
+        self,
+        curr: torch.Tensor,
+        curr_pos: torch.Tensor,
+        memory: torch.Tensor,
+        memory_pos: torch.Tensor,
+        num_obj_ptr_tokens: int,
+    ) -> torch.Tensor:
+        batch, channels = curr.shape[1], curr.shape[2]
+        side = self.settings.feat_size
+        out = self.model.memory_attention(
+            curr=[curr], curr_pos=[curr_pos], memory=memory, memory_pos=memory_pos, num_obj_ptr_tokens=num_obj_ptr_tokens
+        )
+        return out.permute(1, 2, 0).view(batch, channels, side, side)
+
+    @torch.inference_mode()
+    def sam_heads(
+        self,
+        image_embed: torch.Tensor,
+        high_res_feats: tuple[torch.Tensor, torch.Tensor],
+        point_coords: torch.Tensor | None,
+        point_labels: torch.Tensor | None,
+        mask_input: torch.Tensor | None,
+        multimask_output: bool,
+    ) -> SamHeadsOutput:
+        points = None if point_coords is None else {"point_coords": point_coords, "point_labels": point_labels}
+        _, _, ious, low_res_masks, _, obj_ptr, object_score_logits = self.model._forward_sam_heads(
+            backbone_features=image_embed,
+            point_inputs=points,
+            mask_inputs=mask_input,
+            high_res_features=list(high_res_feats),
+            multimask_output=multimask_output,
+        )
+        # the chosen mask is the one with the highest predicted IoU (or the only one)
+        return SamHeadsOutput(low_res_masks, ious.max(dim=1).values, obj_ptr, object_score_logits)
+
+    @torch.inference_mode()
+    def encode_memory(
+        self, pix_feat: torch.Tensor, mask_for_mem: torch.Tensor, object_score_logits: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        out = self.model.memory_encoder(pix_feat, mask_for_mem, skip_mask_sigmoid=True)
+        features, pos = out["vision_features"], out["vision_pos_enc"][-1]
+        no_obj = getattr(self.model, "no_obj_embed_spatial", None)
+        if no_obj is not None:
+            absent = (object_score_logits <= 0).to(features.dtype)
+            features = features + absent[..., None, None] * no_obj[..., None, None]
+        return features, pos

@@ -1,0 +1,110 @@
+"""The SAM 2 / SAM 2.1 checkpoints the project knows, and where it looks for them.
+
+URLs are Meta's official download locations (``checkpoints/download_ckpts.sh`` in
+facebookresearch/sam2: release 072824 for SAM 2, 092824 for SAM 2.1). Sizes and SHA-256 digests
+are recorded only where a published value was found; ``None`` means "not known here", and
+``sam2auto models verify`` then reports the file's digest instead of judging it.
+
+Resolution order for a checkpoint file: an explicit path, ``$SAM2AUTO_MODELS_DIR``, a
+configured directory, then the repository's ``models/`` folder.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+MODELS_DIR_ENV = "SAM2AUTO_MODELS_DIR"
+REPO_MODELS_DIR = Path(__file__).resolve().parents[2] / "models"
+
+_SAM2_URL = "https://dl.fbaipublicfiles.com/segment_anything_2/072824/"
+_SAM21_URL = "https://dl.fbaipublicfiles.com/segment_anything_2/092824/"
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint is unknown, missing, corrupt, or does not fit its model."""
+
+
+@dataclass(frozen=True)
+class CheckpointInfo:
+    """One released checkpoint: its hydra config inside the ``sam2`` package and where to get it."""
+
+    name: str
+    config: str
+    url: str
+    size_bytes: int | None
+    sha256: str | None
+
+    @property
+    def filename(self) -> str:
+        return self.url.rsplit("/", 1)[-1]
+
+    @property
+    def download_command(self) -> str:
+        return f"sam2auto models download {self.name}"
+
+
+def _entry(name: str, config: str, base_url: str, size: int | None = None, sha256: str | None = None) -> CheckpointInfo:
+    return CheckpointInfo(name, config, f"{base_url}{name}.pt", size, sha256)
+
+
+CHECKPOINTS: dict[str, CheckpointInfo] = {
+    info.name: info
+    for info in (
+        _entry("sam2_hiera_tiny", "configs/sam2/sam2_hiera_t.yaml", _SAM2_URL),
+        _entry("sam2_hiera_small", "configs/sam2/sam2_hiera_s.yaml", _SAM2_URL),
+        _entry("sam2_hiera_base_plus", "configs/sam2/sam2_hiera_b+.yaml", _SAM2_URL),
+        _entry("sam2_hiera_large", "configs/sam2/sam2_hiera_l.yaml", _SAM2_URL),
+        _entry("sam2.1_hiera_tiny", "configs/sam2.1/sam2.1_hiera_t.yaml", _SAM21_URL),
+        _entry("sam2.1_hiera_small", "configs/sam2.1/sam2.1_hiera_s.yaml", _SAM21_URL),
+        _entry("sam2.1_hiera_base_plus", "configs/sam2.1/sam2.1_hiera_b+.yaml", _SAM21_URL),
+        _entry("sam2.1_hiera_large", "configs/sam2.1/sam2.1_hiera_l.yaml", _SAM21_URL),
+    )
+}
+
+
+def checkpoint_info(name: str) -> CheckpointInfo:
+    """The registry entry for ``name`` (with or without ``.pt``)."""
+    key = name[:-3] if name.endswith(".pt") else name
+    try:
+        return CHECKPOINTS[key]
+    except KeyError:
+        raise CheckpointError(f"unknown SAM 2 checkpoint {name!r}; known: {', '.join(CHECKPOINTS)}") from None
+
+
+def search_dirs(configured_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Directories searched for checkpoint files, in order."""
+    dirs: list[Path] = []
+    env = os.environ.get(MODELS_DIR_ENV)
+    if env:
+        dirs.append(Path(env).expanduser())
+    if configured_dir:
+        dirs.append(Path(configured_dir).expanduser())
+    dirs.append(REPO_MODELS_DIR)
+    return dirs
+
+
+def resolve_checkpoint(
+    name: str,
+    path: str | os.PathLike[str] | None = None,
+    configured_dir: str | os.PathLike[str] | None = None,
+) -> Path:
+    """The checkpoint file for ``name``: ``path`` if given, else the first hit in :func:`search_dirs`."""
+    info = checkpoint_info(name)
+    if path is not None:
+        candidate = Path(path).expanduser()
+        if not candidate.is_file():
+            raise CheckpointError(f"SAM 2 checkpoint file {candidate} does not exist; fetch it with `{info.download_command}` or fix the path")
+        return candidate
+    dirs: Sequence[Path] = search_dirs(configured_dir)
+    for directory in dirs:
+        candidate = directory / info.filename
+        if candidate.is_file():
+            return candidate
+    looked = ", ".join(str(d) for d in dirs)
+    raise CheckpointError(
+        f"SAM 2 checkpoint {info.filename} not found (looked in {looked}); "
+        f"fetch it with `{info.download_command}` or set ${MODELS_DIR_ENV} to the folder holding it"
+    )
