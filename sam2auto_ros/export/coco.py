@@ -1,0 +1,68 @@
+"""COCO instance segmentation (masks as compressed RLE), with each object's track id kept."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+from sam2auto_ros.core.instance import FrameInstances
+from sam2auto_ros.export.common import Categories, has_pixels, is_visible
+
+
+def frame_file_name(index: int, video_name: str = "video") -> str:
+    """Image path of frame ``index`` relative to an export's ``images/`` folder (YouTube-VIS layout)."""
+    return f"{video_name}/{index:06d}.jpg"
+
+
+def to_coco(
+    frames: Sequence[FrameInstances],
+    categories: Categories,
+    file_names: Sequence[str] | None = None,
+    tracked_only: bool = False,
+    video_name: str = "video",
+) -> dict:
+    """A COCO dict: one image per frame, one annotation per visible labelled instance with a mask.
+
+    Annotations carry ``score`` (so the file also serves as detection results) and
+    ``track_id`` (an extra field pycocotools ignores). ``tracked_only`` drops raw detections.
+    """
+    if file_names is not None and len(file_names) != len(frames):
+        raise ValueError(f"{len(file_names)} file names for {len(frames)} frames")
+    images, annotations = [], []
+    for n, frame in enumerate(frames):
+        image_id = n + 1
+        images.append(
+            {
+                "id": image_id,
+                "file_name": file_names[n] if file_names is not None else frame_file_name(n, video_name),
+                "height": frame.height,
+                "width": frame.width,
+                "stamp_ns": frame.stamp_ns,
+            }
+        )
+        for inst in frame.instances:
+            if not is_visible(inst) or not has_pixels(inst) or (tracked_only and not inst.has_track):
+                continue
+            x0, y0, x1, y1 = (float(v) for v in inst.box)
+            annotations.append(
+                {
+                    "id": len(annotations) + 1,
+                    "image_id": image_id,
+                    "category_id": categories.id_of(inst.label),
+                    "segmentation": inst.mask.to_coco(),
+                    "area": inst.mask.area,
+                    "bbox": [x0, y0, x1 - x0, y1 - y0],
+                    "iscrowd": 0,
+                    "score": float(inst.score),
+                    "track_id": inst.track_id,
+                }
+            )
+    return {"images": images, "annotations": annotations, "categories": categories.to_coco()}
+
+
+def write_coco(path: str | Path, frames: Sequence[FrameInstances], categories: Categories, **kwargs) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(to_coco(frames, categories, **kwargs)))
+    return path

@@ -1,0 +1,55 @@
+"""What every dataset exporter shares: the category table and which instances count as visible."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+from sam2auto_ros.core.instance import FrameInstances, Instance, InstanceStatus
+
+
+class ExportError(ValueError):
+    """Tracks that cannot be written in the asked format (unknown label, id out of range...)."""
+
+
+class Categories:
+    """The label map: label name <-> dataset category id (1-based, as COCO and MOTS want)."""
+
+    def __init__(self, names: Sequence[str]) -> None:
+        names = [str(n) for n in names]
+        if len(set(names)) != len(names):
+            raise ExportError(f"category names repeat: {names}")
+        if any(not n for n in names):
+            raise ExportError("category names must not be empty")
+        self.names = tuple(names)
+        self._ids = {name: i + 1 for i, name in enumerate(self.names)}
+
+    @classmethod
+    def from_frames(cls, frames: Iterable[FrameInstances]) -> Categories:
+        """Every non-empty label seen, sorted, for exports without a given label map."""
+        return cls(sorted({i.label for f in frames for i in f.instances if i.label}))
+
+    def id_of(self, label: str) -> int:
+        try:
+            return self._ids[label]
+        except KeyError:
+            raise ExportError(
+                f"label {label!r} is not in the categories ({', '.join(self.names) or 'none'}); "
+                "pass the full class list"
+            ) from None
+
+    def to_coco(self) -> list[dict]:
+        return [{"id": self._ids[n], "name": n, "supercategory": "object"} for n in self.names]
+
+
+def is_visible(inst: Instance) -> bool:
+    """A labelled instance seen in its frame: not an occlusion placeholder, not a proposal."""
+    return bool(inst.label) and inst.status != InstanceStatus.OCCLUDED
+
+
+def has_pixels(inst: Instance) -> bool:
+    return inst.mask is not None and inst.mask.area > 0
+
+
+def tracked(frames: Sequence[FrameInstances]) -> list[tuple[int, FrameInstances, list[Instance]]]:
+    """``(frame number, frame, visible tracked instances)`` for every frame, in order."""
+    return [(n, f, [i for i in f.instances if i.has_track and is_visible(i)]) for n, f in enumerate(frames)]
