@@ -1,0 +1,139 @@
+"""``recorder_node``: records the camera frames, detections and tracks to a rosbag2 as they arrive.
+
+Glue only: raw (``raw=True``) subscriptions hand each message's serialized bytes, unchanged, to
+:class:`sam2auto_ros.io.recorder.BagRecorder`, which splits, flushes and survives ``kill -9``
+(see its docstring for the crash window). The bag is opened at configure and finished at
+cleanup / shutdown; the label map, model, backend and parameters go into its metadata.
+Messages are stamped with their receive time on the node's clock (``use_sim_time`` honoured),
+like ``ros2 bag record``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+
+from sam2auto_ros.io.bags import STORAGES, BagError
+from sam2auto_ros.io.recorder import BagRecorder
+from sam2auto_ros.msg import InstanceMaskArray
+from sam2auto_ros.ros.managed_node import ConfigureError, ManagedNode, run_node
+from sam2auto_ros.ros.params import ParamSpec
+
+MSGTYPES = {
+    Image: "sensor_msgs/msg/Image",
+    CompressedImage: "sensor_msgs/msg/CompressedImage",
+    InstanceMaskArray: "sam2auto_ros/msg/InstanceMaskArray",
+}
+
+
+class RecorderNode(ManagedNode):
+    PARAMS = (
+        ParamSpec("bag_path", "", "Output bag directory (must not exist); empty: recordings/sam2auto_<UTC time>."),
+        ParamSpec("storage", "mcap", "rosbag2 storage.", choices=tuple(STORAGES)),
+        ParamSpec("image_topic", "image", "Camera topic to record."),
+        ParamSpec("compressed", False, "The camera topic carries sensor_msgs/CompressedImage instead of Image."),
+        ParamSpec("detections_topic", "detections", "SMART-OD detections (InstanceMaskArray); empty: not recorded."),
+        ParamSpec("tracks_topic", "tracks", "FLASH tracks (InstanceMaskArray); empty: not recorded."),
+        ParamSpec("overlay_topic", "", "Overlay image topic; empty (default): not recorded."),
+        ParamSpec("split_size_mb", 0.0, "Start a new bag file after this many MB; 0: never.", low=0.0, high=1e6),
+        ParamSpec("split_duration_s", 0.0, "Start a new bag file after this many seconds; 0: never.", low=0.0, high=1e7),
+        ParamSpec("flush_period_s", 1.0, "Seconds between flushes: the most a killed recorder loses.", low=0.05, high=600.0),
+        ParamSpec("queue_depth", 100, "Subscription queue depth (reliable): frames held while the disk is busy.", low=1, high=10000),
+        ParamSpec("labels", [""], "Label map written to the bag metadata (the detector's class names)."),
+        ParamSpec("model", "", "Model name written to the bag metadata."),
+        ParamSpec("backend", "", "Backend (torch, onnxruntime, fallback) written to the bag metadata."),
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("recorder_node", **kwargs)
+        self.recorder: BagRecorder | None = None
+        self._subs: list = []
+        self._flush_timer = None
+        self.write_errors = 0
+
+    def build(self, params: dict[str, Any]) -> None:
+        path = params["bag_path"] or f"recordings/sam2auto_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}"
+        if Path(path).exists():
+            raise ConfigureError(f"bag_path {path} already exists; choose a new path (a bag is never overwritten)")
+        custom = {
+            "labels": [label for label in params["labels"] if label],
+            "model": params["model"],
+            "backend": params["backend"],
+            "recorder_parameters": {k: v for k, v in params.items() if k not in ("labels", "model", "backend")},
+        }
+        self.recorder = BagRecorder(
+            path,
+            params["storage"],
+            split_bytes=int(params["split_size_mb"] * 1e6) or None,
+            split_seconds=params["split_duration_s"] or None,
+            flush_seconds=params["flush_period_s"],
+            custom_data=custom,
+        )
+        # A flush at least every flush_period_s even when no message arrives to trigger one.
+        self._flush_timer = self.create_timer(params["flush_period_s"], self._flush)
+
+    def describe(self) -> str:
+        return f"recording to {self.recorder.path} ({self.recorder.storage})" if self.recorder else ""
+
+    def wire(self) -> None:
+        p = self.params()
+        qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=p["queue_depth"], reliability=ReliabilityPolicy.RELIABLE)
+        topics = [(p["image_topic"], CompressedImage if p["compressed"] else Image)]
+        topics += [(p[name], InstanceMaskArray) for name in ("detections_topic", "tracks_topic") if p[name]]
+        if p["overlay_topic"]:
+            topics.append((p["overlay_topic"], Image))
+        for topic, cls in topics:
+            name = self.resolve_topic_name(topic)
+            self._subs.append(self.create_subscription(cls, name, self._callback_for(name, MSGTYPES[cls]), qos, raw=True))
+            self.get_logger().info(f"recording {name} ({MSGTYPES[cls]})")
+
+    def _callback_for(self, topic: str, msgtype: str):
+        def record(raw: bytes) -> None:
+            if self.recorder is None:
+                return
+            try:
+                self.recorder.write_raw(topic, msgtype, raw, self.get_clock().now().nanoseconds)
+            except (OSError, BagError) as exc:  # disk full, storage error: keep the node up, say so
+                self.write_errors += 1
+                self.last_error = f"cannot write to {self.recorder.path}: {exc}"
+                self.get_logger().error(self.last_error, throttle_duration_sec=5.0)
+
+        return record
+
+    def _flush(self) -> None:
+        if self.recorder is not None:
+            self.recorder.flush()
+
+    def unwire(self) -> None:
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._subs.clear()
+        if self.recorder is not None:
+            self.recorder.flush()
+
+    def free(self) -> None:
+        if self._flush_timer is not None:
+            self.destroy_timer(self._flush_timer)
+            self._flush_timer = None
+        if self.recorder is not None:
+            recorder, self.recorder = self.recorder, None
+            recorder.close()
+            self.get_logger().info(f"bag finished: {recorder.path} ({recorder.message_count} messages)")
+
+    def status_values(self) -> dict[str, Any]:
+        rec = self.recorder
+        if rec is None:
+            return {}
+        return {"bag": str(rec.path), "messages": rec.message_count, "files": len(rec.files) + 1, "flushes": rec.flush_count, "write_errors": self.write_errors}
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(RecorderNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
