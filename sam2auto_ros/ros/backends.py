@@ -1,0 +1,78 @@
+"""Which propagator / detector a node runs, chosen by parameters, built at configure.
+
+Every failure to build one (a missing checkpoint, an unknown model, a backend not installed) is
+raised as ``ConfigureError`` with the file, the reason and the command that fixes it; the node
+logs it and stays unconfigured. ``flow-fallback`` and ``sim-noise`` need no weights, so the whole
+graph runs meaningfully on a fresh machine.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sam2auto_ros.core.propagation import Propagator
+from sam2auto_ros.ros.managed_node import ConfigureError
+from sam2auto_ros.ros.params import ParamSpec
+
+PROPAGATORS = ("flow-fallback", "sam2", "onnx")
+
+PROPAGATOR_PARAMS = (
+    ParamSpec("propagator", "flow-fallback", "Mask propagation backend: sam2 (torch), onnx (onnxruntime) or the "
+              "weight-free optical-flow fallback.", choices=PROPAGATORS),
+    ParamSpec("model", "sam2.1_hiera_tiny", "SAM 2 registry model name (sam2/onnx backends)."),
+    ParamSpec("checkpoint", "", "SAM 2 checkpoint file (sam2) or exported ONNX folder (onnx); empty: look up the "
+              "model in $SAM2AUTO_MODELS_DIR, models_dir, then the repository's models/."),
+    ParamSpec("models_dir", "", "Extra folder searched for model files."),
+    ParamSpec("device", "cpu", "Torch device (cpu, cuda, cuda:0) or onnxruntime provider hint."),
+    ParamSpec("image_size", 0, "SAM 2 input side in pixels; 0 keeps the model's own (1024).", low=0, high=4096),
+    ParamSpec("torch_threads", 0, "Torch intra-op threads; 0 leaves the library default.", low=0, high=256),
+)
+
+
+def set_torch_threads(count: int) -> None:
+    if count > 0:
+        import torch
+
+        torch.set_num_threads(count)
+
+
+def make_propagator(params: dict[str, Any]) -> tuple[Propagator, str]:
+    """The propagator named by ``params["propagator"]`` and a one-line description of its model."""
+    kind = params["propagator"]
+    if kind == "flow-fallback":
+        from sam2auto_ros.fallback import OpticalFlowPropagator
+
+        return OpticalFlowPropagator(), "dense optical flow (no weights)"
+    if kind == "sam2":
+        set_torch_threads(params["torch_threads"])
+        from sam2auto_ros.sam2.engine import Sam2StreamEngine
+        from sam2auto_ros.sam2.registry import CheckpointError
+
+        try:
+            engine = Sam2StreamEngine.from_checkpoint(
+                params["model"], params["checkpoint"] or None, params["models_dir"] or None,
+                device=params["device"], image_size=params["image_size"] or None,
+            )
+        except CheckpointError as exc:
+            raise ConfigureError(f"SAM 2 model not loaded: {exc}") from None
+        return engine, f"{params['model']} ({params['checkpoint'] or 'registry look-up'})"
+    if kind == "onnx":
+        return _onnx_propagator(params)
+    raise ConfigureError(f"unknown propagator {kind!r}; choose one of {', '.join(PROPAGATORS)}")
+
+
+def _onnx_propagator(params: dict[str, Any]) -> tuple[Propagator, str]:
+    try:
+        from sam2auto_ros.onnx.engine import OnnxSam2Engine  # type: ignore[import-not-found]
+    except ImportError as exc:
+        raise ConfigureError(f"the onnx propagator is not available in this installation ({exc}); use propagator:=sam2 "
+                             "or propagator:=flow-fallback") from None
+    folder = params["checkpoint"] or params["models_dir"]
+    if not folder:
+        raise ConfigureError("propagator:=onnx needs checkpoint:=<folder of exported SAM 2 ONNX files> "
+                             "(export with `sam2auto export-onnx`)")
+    try:
+        engine = OnnxSam2Engine.from_folder(folder, providers=params["device"])
+    except (OSError, ValueError, RuntimeError) as exc:
+        raise ConfigureError(f"ONNX SAM 2 model not loaded from {folder}: {exc}") from None
+    return engine, f"onnx {folder}"

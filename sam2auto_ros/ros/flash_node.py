@@ -1,0 +1,169 @@
+"""``flash_node``: the FLASH tracker as a ROS 2 node (glue around ``FlashTracker``).
+
+Subscribes ``image`` (latest-frame policy) and ``detections``; publishes ``tracks``
+(InstanceMaskArray stamped with the source frame), ``overlay`` (only while someone listens) and,
+where vision_msgs is installed, ``tracks_2d`` (Detection2DArray, track id in ``id``).
+
+It never waits for the detector: each frame is propagated and published at once. Detections are
+queued (bounded) and handed to FLASH with the stamp of the frame they came from; FLASH applies
+them to that frame in its ring and carries the result forward. Detections for a frame this node
+has not processed yet wait for it; detections for frames it never saw (dropped, too old) are
+refused by FLASH, logged and counted.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from collections import deque
+from typing import Any
+
+from rclpy.qos import QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import Image
+
+from sam2auto_ros.core.masks import MaskCodecError
+from sam2auto_ros.flash import FlashConfig, FlashConfigError, FlashTracker
+from sam2auto_ros.io.overlay import render_overlay
+from sam2auto_ros.ros import vision
+from sam2auto_ros.ros.backends import PROPAGATOR_PARAMS, make_propagator
+from sam2auto_ros.ros.image_pipeline_node import IMAGE_PARAMS, NS_PER_MS, ImagePipelineNode
+from sam2auto_ros.ros.managed_node import OUTPUT_QOS, ConfigureError, run_node
+from sam2auto_ros.ros.messages import InstanceMaskArray, frame_from_msg, frames_msg, header, image_msg, stamp_to_ns
+from sam2auto_ros.ros.params import RUNTIME, ParamSpec, dataclass_specs, to_config_value
+
+FLASH_SPECS = dataclass_specs(FlashConfig)
+DETECTIONS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+class FlashNode(ImagePipelineNode):
+    PARAMS = (
+        *IMAGE_PARAMS,
+        *PROPAGATOR_PARAMS,
+        ParamSpec("publish_masks", True, "Put masks in `tracks`; false = boxes, labels, scores and ids only "
+                  "(for planners).", when=RUNTIME),
+        ParamSpec("publish_overlay", True, "Render `overlay` while it has subscribers.", when=RUNTIME),
+        ParamSpec("max_pending_detections", 16, "Detection batches held for frames not processed yet; beyond "
+                  "this the oldest are dropped (counted).", low=1, high=1000),
+        *FLASH_SPECS,
+    )
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__("flash_node", **kwargs)
+        self.tracker: FlashTracker | None = None
+        self.model_text = ""
+        self._pubs: dict[str, Any] = {}
+        self._pending: deque = deque()
+        self._pending_lock = threading.Lock()
+        self.detections_dropped = 0
+        self.detections_applied = 0
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def build(self, params: dict[str, Any]) -> None:
+        try:
+            config = FlashConfig.from_dict({s.name: to_config_value(params[s.name], s.default) for s in FLASH_SPECS})
+        except FlashConfigError as exc:
+            raise ConfigureError(f"bad FLASH parameter: {exc}") from None
+        propagator, self.model_text = make_propagator(params)
+        self.tracker = FlashTracker(propagator, config)
+        self._pubs = {
+            "tracks": self.create_lifecycle_publisher(InstanceMaskArray, "tracks", OUTPUT_QOS),
+            "overlay": self.create_lifecycle_publisher(Image, "overlay", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
+        }
+        if vision.AVAILABLE:
+            self._pubs["tracks_2d"] = self.create_lifecycle_publisher(vision.Detection2DArray, "tracks_2d", OUTPUT_QOS)
+
+    def describe(self) -> str:
+        return f"propagator {self.param('propagator')}: {self.model_text}"
+
+    def wire_extra(self) -> None:
+        self._subs.append(self.create_subscription(InstanceMaskArray, "detections", self._on_detections, DETECTIONS_QOS))
+
+    def unwire(self) -> None:
+        super().unwire()
+        with self._pending_lock:
+            self._pending.clear()
+
+    def free(self) -> None:
+        for pub in self._pubs.values():
+            self.destroy_lifecycle_publisher(pub)
+        self._pubs, self.tracker = {}, None
+
+    def new_sequence(self) -> None:
+        if self.tracker is not None:
+            self.tracker.reset()
+        with self._pending_lock:
+            self._pending.clear()
+
+    # -- detections ---------------------------------------------------------------------------
+    def _on_detections(self, msg: Any) -> None:
+        with self._pending_lock:
+            if len(self._pending) >= self.param("max_pending_detections"):
+                self._pending.popleft()
+                self.detections_dropped += 1
+            self._pending.append(msg)
+
+    def _apply_detections(self, newest_stamp_ns: int | None) -> None:
+        """Hand FLASH every queued batch whose frame has been processed (older or equal stamps)."""
+        with self._pending_lock:
+            ready = [m for m in self._pending if newest_stamp_ns is not None and stamp_to_ns(m.header.stamp) <= newest_stamp_ns]
+            for m in ready:
+                self._pending.remove(m)
+        for msg in ready:
+            stamp_ns = stamp_to_ns(msg.header.stamp)
+            try:
+                frame = frame_from_msg(msg)
+                outcome = self.tracker.add_detections(stamp_ns, frame.instances)
+            except (MaskCodecError, ValueError) as exc:
+                self.reject("bad_detections", f"detections stamped {stamp_ns} refused: {exc}")
+                continue
+            if outcome.accepted:
+                self.detections_applied += 1
+            else:
+                self.reject(f"detections_{outcome.reason}", f"detections stamped {stamp_ns} refused: {outcome.reason} "
+                            "(no processed frame with that stamp in FLASH's ring)")
+
+    def idle(self) -> None:
+        if self.tracker is not None and self._last_stamp_ns is not None:
+            self._apply_detections(self._last_stamp_ns)
+
+    # -- frames -------------------------------------------------------------------------------
+    def process(self, rgb: Any, stamp_ns: int, frame_id: str, timings: dict[str, float]) -> None:
+        t0 = time.time_ns()
+        self.tracker.step(rgb, stamp_ns)
+        self._apply_detections(stamp_ns)
+        tracks = dataclasses.replace(self.tracker.current(), frame_id=frame_id)
+        t1 = time.time_ns()
+        hdr = header(stamp_ns, frame_id)
+        self._pubs["tracks"].publish(frames_msg(tracks, with_masks=self.param("publish_masks")))
+        if "tracks_2d" in self._pubs:
+            self._pubs["tracks_2d"].publish(vision.detection2d_array(tracks, hdr))
+        t2 = time.time_ns()
+        overlay = self._pubs["overlay"]
+        if self.param("publish_overlay") and overlay.get_subscription_count() > 0:
+            overlay.publish(image_msg(render_overlay(rgb, tracks), stamp_ns, frame_id))
+        timings["model"] = (t1 - t0) / NS_PER_MS
+        timings["publish"] = (t2 - t1) / NS_PER_MS
+        self.finish_frame(stamp_ns, timings)
+
+    def status_values(self) -> dict[str, Any]:
+        values = super().status_values()
+        values["backend"] = self.param("propagator")
+        values["model"] = self.model_text
+        with self._pending_lock:
+            values["detections_pending"] = len(self._pending)
+        values["detections_applied"] = self.detections_applied
+        values["detections_dropped"] = self.detections_dropped
+        if self.tracker is not None:
+            st = self.tracker.stats
+            values.update(live_tracks=st.live_tracks, live_confirmed=st.live_confirmed,
+                          live_tentative=st.live_tentative, live_occluded=st.live_occluded)
+        return values
+
+
+def main(args: list[str] | None = None) -> int:
+    return run_node(FlashNode, args)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,202 @@
+"""The image-driven half of a pipeline node: camera input, latest-frame policy, bad-input checks.
+
+QoS (why): the image subscription is RELIABLE, depth 1 by default. Camera drivers publish with
+the default profile (reliable) unless told otherwise, a reliable subscriber matches them, and
+reliable delivery is what keeps large frames arriving (measured in ENVIRONMENT.md: best effort
+delivered 1-2 of 150 720p frames at 30 Hz, reliable all). A reliable subscriber does NOT match a
+best-effort (sensor-data) publisher: set ``image_reliability:=best_effort`` for those drivers;
+the node logs exactly this advice when it sees an incompatible publisher. Depth 1 + the mailbox
+below = latest-frame policy: when processing is slower than the camera, unread frames are
+replaced and counted as dropped, never queued.
+
+The worker thread turns each frame into RGB pixels and checks it (encoding, corrupt compressed
+data, size change, stamps going backwards); a bad frame is logged, counted and skipped, and the
+node keeps running.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any
+
+from rclpy.event_handler import SubscriptionEventCallbacks
+from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+
+from sam2auto_ros.io.images import ImageError
+from sam2auto_ros.ros.mailbox import LatestMailbox
+from sam2auto_ros.ros.managed_node import ManagedNode
+from sam2auto_ros.ros.messages import rgb_of, stamp_to_ns
+from sam2auto_ros.ros.node_stats import NodeStats
+from sam2auto_ros.ros.params import ParamSpec
+
+NS_PER_MS = 1e6
+
+IMAGE_PARAMS = (
+    ParamSpec("image_reliability", "reliable", "QoS reliability of the image subscription: reliable matches default "
+              "camera drivers and keeps large frames; best_effort also matches sensor-data publishers but loses "
+              "large frames.", choices=("reliable", "best_effort")),
+    ParamSpec("compressed_input", False, "Subscribe to `image/compressed` (sensor_msgs/CompressedImage) instead of `image`."),
+    ParamSpec("time_jump_reset", 1.0, "A frame stamped this many seconds before the newest one starts a new "
+              "sequence (bag loop, camera restart); smaller steps back are dropped as out of order.", low=0.0, high=3600.0),
+)
+
+
+def image_qos(reliability: str) -> QoSProfile:
+    policy = ReliabilityPolicy.BEST_EFFORT if reliability == "best_effort" else ReliabilityPolicy.RELIABLE
+    return QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=policy)
+
+
+class ImagePipelineNode(ManagedNode):
+    """Subscribes to frames and hands the newest valid one to ``process`` on a worker thread.
+
+    Subclasses list ``PARAMS = (*IMAGE_PARAMS, ...their own)``.
+    """
+
+    LOG_EVERY = 100  # after the first occurrence, a rejection reason is logged every N times
+
+    def __init__(self, name: str, **kwargs: Any) -> None:
+        super().__init__(name, **kwargs)
+        self.mailbox: LatestMailbox[tuple[Any, int]] = LatestMailbox()
+        self.stats = NodeStats()
+        self.frames_lost_dds = 0
+        self._subs: list[Any] = []
+        self._worker: threading.Thread | None = None
+        self._last_stamp_ns: int | None = None
+        self._last_size: tuple[int, int] | None = None
+
+    # -- wiring -------------------------------------------------------------------------------
+    def wire(self) -> None:
+        self.mailbox.reopen()
+        qos = image_qos(self.param("image_reliability"))
+        events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos, message_lost=self._on_lost)
+        if self.param("compressed_input"):
+            topic, cls = "image/compressed", CompressedImage
+        else:
+            topic, cls = "image", Image
+        self._subs.append(self.create_subscription(cls, topic, self._on_image, qos, event_callbacks=events))
+        self.wire_extra()
+        self._worker = threading.Thread(target=self._work, name=f"{self.get_name()}-worker", daemon=True)
+        self._worker.start()
+
+    def unwire(self) -> None:
+        self.mailbox.close()
+        if self._worker is not None:
+            self._worker.join(timeout=30)
+            self._worker = None
+        for sub in self._subs:
+            self.destroy_subscription(sub)
+        self._subs.clear()
+
+    def wire_extra(self) -> None:
+        """More subscriptions (e.g. detections); created with the image subscription."""
+
+    def _on_incompatible_qos(self, info: Any) -> None:
+        self.stats.reject("incompatible_qos")
+        self.get_logger().error(
+            "a publisher on the image topic has incompatible QoS (policy id "
+            f"{info.last_policy_kind}); if your camera publishes best effort (sensor data QoS), "
+            "set image_reliability:=best_effort"
+        )
+
+    def _on_lost(self, info: Any) -> None:
+        self.frames_lost_dds = int(info.total_count)
+
+    def _on_image(self, msg: Any) -> None:
+        self.mailbox.put((msg, time.time_ns()))
+
+    # -- worker -------------------------------------------------------------------------------
+    def _work(self) -> None:
+        while True:
+            item = self.mailbox.get(timeout=0.5)
+            if item is None:
+                if not self.active:
+                    return
+                self.idle()
+                continue
+            try:
+                self._handle(*item)
+            except Exception as exc:  # keep the node alive; the error is logged and counted
+                self.reject("processing_error", f"{type(exc).__name__}: {exc}")
+                import traceback
+
+                self.get_logger().error(traceback.format_exc())
+
+    def idle(self) -> None:
+        """Called by the worker when no frame arrived for a while."""
+
+    def _handle(self, msg: Any, recv_ns: int) -> None:
+        t_take = time.time_ns()
+        stamp_ns = stamp_to_ns(msg.header.stamp)
+        try:
+            rgb = rgb_of(msg)
+        except ImageError as exc:
+            kind = "corrupt_compressed" if isinstance(msg, CompressedImage) else "bad_image"
+            self.reject(kind, f"frame at stamp {stamp_ns} skipped: {exc}")
+            return
+        size = rgb.shape[:2]
+        if self._last_size is not None and size != self._last_size:
+            self.reject("size_change", f"image size changed from {self._last_size[1]}x{self._last_size[0]} to "
+                        f"{size[1]}x{size[0]}: starting a new sequence")
+            self.new_sequence()
+            self._last_stamp_ns = None
+        elif self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
+            back_s = (self._last_stamp_ns - stamp_ns) / 1e9
+            if back_s >= self.param("time_jump_reset"):
+                self.reject("time_jump_back", f"stamps jumped {back_s:.3f} s back: starting a new sequence")
+                self.new_sequence()
+            else:
+                self.reject("stamp_not_increasing", f"frame stamped {back_s * 1e3:.1f} ms at/before the newest one dropped "
+                            "(out of order or duplicate)")
+                return
+        self._last_size, self._last_stamp_ns = size, stamp_ns
+        t_decoded = time.time_ns()
+        timings = {
+            "transport": (recv_ns - stamp_ns) / NS_PER_MS,
+            "queue": (t_take - recv_ns) / NS_PER_MS,
+            "decode": (t_decoded - t_take) / NS_PER_MS,
+        }
+        self.process(rgb, stamp_ns, msg.header.frame_id, timings)
+
+    def finish_frame(self, stamp_ns: int, timings: dict[str, float]) -> None:
+        """Record a processed frame; ``timings`` must hold ``model`` and ``publish`` already."""
+        timings["total"] = (time.time_ns() - stamp_ns) / NS_PER_MS
+        self.stats.frame_done(timings)
+
+    def reject(self, reason: str, message: str) -> None:
+        count = self.stats.reject(reason)
+        if count == 1 or count % self.LOG_EVERY == 0:
+            self.get_logger().warning(f"[{reason} x{count}] {message}")
+
+    # -- hooks --------------------------------------------------------------------------------
+    def process(self, rgb: Any, stamp_ns: int, frame_id: str, timings: dict[str, float]) -> None:
+        raise NotImplementedError
+
+    def new_sequence(self) -> None:
+        """The stream restarted (size change or a jump back in time): reset per-sequence state."""
+
+    # -- status -------------------------------------------------------------------------------
+    def status_values(self) -> dict[str, Any]:
+        s = self.stats
+        values: dict[str, Any] = {
+            "frame_rate_hz": s.rate_hz(),
+            "latency_ms": s.median_ms("total"),
+            "latency_p95_ms": s.p95_ms("total"),
+            **{f"{stage}_ms": s.median_ms(stage) for stage in ("transport", "queue", "decode", "model", "publish")},
+            "queue_depth": self.mailbox.depth,
+            "frames_received": self.mailbox.received,
+            "frames_processed": s.frames_processed,
+            "frames_dropped": self.mailbox.dropped,
+            "frames_lost_dds": self.frames_lost_dds,
+        }
+        values.update({f"rejected_{k}": v for k, v in sorted(s.rejected.items())})
+        return values
+
+    def status_level(self, values: dict[str, Any]) -> tuple[bytes, str]:
+        from diagnostic_msgs.msg import DiagnosticStatus
+
+        if self.stats.rejected:
+            worst = max(self.stats.rejected.items(), key=lambda kv: kv[1])
+            return DiagnosticStatus.WARN, f"{values['state']}; rejected input ({worst[0]} x{worst[1]})"
+        return DiagnosticStatus.OK, values["state"]
