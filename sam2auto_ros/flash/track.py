@@ -1,0 +1,87 @@
+"""The state FLASH keeps per track: life-cycle counters, label votes, appearance and motion."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from sam2auto_ros.core.instance import InstanceStatus
+from sam2auto_ros.core.masks import RleMask, mask_iou_matrix
+from sam2auto_ros.flash.voting import LabelVotes
+
+_VELOCITY_MOMENTUM = 0.7  # smoothing of the per-frame box-centre velocity
+
+
+@dataclass
+class Track:
+    """One identity. ``confirmed`` is sticky; OCCLUDED (confirmed, not visible) comes from the propagator."""
+
+    track_id: int
+    born_frame: int
+    votes: LabelVotes
+    confirmed: bool = False
+    hits: int = 0
+    misses: int = 0
+    keepalive: int = 0
+    score: float = 0.0
+    last_matched_frame: int = -1
+    last_recondition_frame: int = -1_000_000
+    visible: bool = True
+    invisible_frames: int = 0
+    last_visible_frame: int = -1
+    last_mask: RleMask | None = None
+    last_center: np.ndarray | None = None
+    velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, dtype=np.float64))
+    descriptor: np.ndarray | None = None
+    continuity: float = 1.0
+    """IoU of the newest mask with the previous one: low when the propagator jumped objects."""
+    _before: tuple | None = None
+
+    @property
+    def status(self) -> InstanceStatus:
+        if not self.confirmed:
+            return InstanceStatus.TENTATIVE
+        return InstanceStatus.CONFIRMED if self.visible else InstanceStatus.OCCLUDED
+
+    def observe(self, frame_index: int, mask: RleMask | None, visible: bool) -> None:
+        """Take the propagator's verdict for the newest frame; updates motion from box centres."""
+        self.visible = visible
+        if not visible or mask is None:
+            self.invisible_frames += 1
+            return
+        self._before = (self.last_center, self.velocity, self.last_mask, self.last_visible_frame)
+        self.continuity = float(mask_iou_matrix([mask], [self.last_mask])[0, 0]) if self.last_mask is not None else 1.0
+        box = mask.box_xyxy().astype(np.float64)
+        center = (box[:2] + box[2:]) / 2.0
+        if self.last_center is not None and self.last_visible_frame >= 0:
+            dt = max(frame_index - self.last_visible_frame, 1)
+            step = (center - self.last_center) / dt
+            self.velocity = _VELOCITY_MOMENTUM * self.velocity + (1.0 - _VELOCITY_MOMENTUM) * step
+        self.last_center = center
+        self.last_visible_frame = frame_index
+        self.last_mask = mask
+        self.invisible_frames = 0
+
+    def undo_last_observation(self) -> None:
+        """Forget the newest position (it followed another object), so re-id extrapolates from before."""
+        if self._before is not None:
+            self.last_center, self.velocity, self.last_mask, self.last_visible_frame = self._before
+            self._before = None
+
+    def predicted_center(self, frame_index: int, horizon: int) -> np.ndarray | None:
+        """Where the track should be on ``frame_index``, extrapolating its velocity up to ``horizon`` frames."""
+        if self.last_center is None:
+            return None
+        dt = min(max(frame_index - self.last_visible_frame, 0), horizon)
+        return self.last_center + self.velocity * dt
+
+    def record_match(self, frame_index: int, score: float, keepalive_max: int) -> None:
+        self.hits += 1
+        self.keepalive = min(self.keepalive + 1, keepalive_max)
+        self.score = score if self.hits == 1 else 0.8 * self.score + 0.2 * score
+        self.last_matched_frame = max(self.last_matched_frame, frame_index)
+
+    def record_miss(self) -> None:
+        self.misses += 1
+        self.keepalive -= 1

@@ -1,0 +1,517 @@
+"""FLASH: stable instance identities over any mask propagator.
+
+The propagator (SAM 2, its ONNX twin, or the optical-flow fallback) carries every object's mask
+from frame to frame; FLASH decides *who is who*:
+
+* ``step(image, stamp)`` runs every frame and never waits for detections. It propagates, updates
+  occlusion (the propagator's object score), retires tentative tracks that were never confirmed
+  and tracks invisible for too long, and merges tracks that collapsed onto one object.
+* ``add_detections(stamp, instances)`` may come late, for an older frame still held in the
+  propagator's ring, or never. Detections are associated to the masks tracked *on that frame* by
+  one-to-one mask-IoU matching; matched tracks gain keep-alive (unmatched visible ones lose it),
+  drifted tracks are re-conditioned on the detection mask, and unmatched confident detections that
+  lie on untracked pixels either re-identify a lost track (gallery) or become new tentative tracks.
+
+Eviction at the object cap (``max_objects``): a new or re-identified object only enters when
+a live track can make room. The victim is the weakest live track, ranked tentative < occluded <
+visible-confirmed, then by keep-alive, then by the oldest last match. A visible confirmed track is
+never evicted: when every live track is one, the detection is refused (``rejected_at_capacity``).
+Evicted confirmed tracks go to the re-identification gallery, so they can come back with their id.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+import numpy as np
+
+from sam2auto_ros.core.instance import FrameInstances, Instance
+from sam2auto_ros.core.masks import RleMask, mask_iou_matrix
+from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, Propagator
+from sam2auto_ros.flash.appearance import blend, color_histogram
+from sam2auto_ros.flash.association import covered_fraction, match, match_masks, suppress_duplicates, union
+from sam2auto_ros.flash.config import FlashConfig
+from sam2auto_ros.flash.gallery import Gallery, reid_cost
+from sam2auto_ros.flash.stats import FlashStats
+from sam2auto_ros.flash.track import Track
+from sam2auto_ros.flash.voting import LabelVotes
+
+log = logging.getLogger(__name__)
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True)
+class DetectionOutcome:
+    """What one ``add_detections`` call did. ``reason`` says why a batch was refused whole."""
+
+    accepted: bool
+    frame_index: int = -1
+    reason: str = ""
+    matched: Mapping[int, int] = field(default_factory=dict)  # detection index -> track id
+    admitted: tuple[int, ...] = ()
+    reidentified: tuple[int, ...] = ()
+
+
+@dataclass
+class _Frame:
+    """A recent frame: its stamp, the propagator's index, the image and the tracked masks on it."""
+
+    stamp_ns: int
+    index: int
+    image: np.ndarray
+    masks: dict[int, RleMask]  # visible tracks only
+
+
+@dataclass
+class _Detection:
+    index: int
+    mask: RleMask
+    prompt: Prompt
+    instance: Instance
+
+
+class FlashTracker:
+    """Identity tracking over a :class:`Propagator`; one instance per camera stream."""
+
+    def __init__(self, propagator: Propagator, config: FlashConfig | None = None, frame_id: str = "") -> None:
+        if not isinstance(propagator, Propagator):
+            raise TypeError(f"propagator must implement sam2auto_ros.core.propagation.Propagator, got {type(propagator).__name__}")
+        self._propagator = propagator
+        self._config = config if config is not None else FlashConfig()
+        if not isinstance(self._config, FlashConfig):
+            raise TypeError(f"config must be a FlashConfig, got {type(self._config).__name__}")
+        self._frame_id = frame_id
+        self.stats = FlashStats()
+        self._next_id = 1
+        self._tracks: dict[int, Track] = {}
+        self._gallery = Gallery(self._config.gallery_size, self._config.gallery_max_age)
+        self._frames: deque[_Frame] = deque(maxlen=self._config.history_frames)
+        self._newest: dict[int, ObjectPrediction] = {}
+        self._size: tuple[int, int] | None = None
+        self._latest: FrameInstances | None = None
+
+    # -- public ---------------------------------------------------------------------------------
+    @property
+    def config(self) -> FlashConfig:
+        return self._config
+
+    @property
+    def propagator(self) -> Propagator:
+        return self._propagator
+
+    @property
+    def tracks(self) -> Mapping[int, Track]:
+        """Live tracks by id (a copy of the mapping; the Track objects are live state, do not mutate)."""
+        return dict(self._tracks)
+
+    @property
+    def gallery(self) -> Gallery:
+        return self._gallery
+
+    def current(self) -> FrameInstances | None:
+        """The newest frame's tracks, including what detections added since its ``step``."""
+        return self._latest
+
+    def reset(self) -> None:
+        """Start a new sequence: forget tracks, gallery and frames. Ids keep counting up (never reused)."""
+        self._propagator.reset()
+        self._tracks.clear()
+        self._gallery.clear()
+        self._frames.clear()
+        self._newest = {}
+        self._size = None
+        self._latest = None
+        self._update_live_stats()
+
+    def step(self, image: np.ndarray, stamp_ns: int) -> FrameInstances:
+        """Propagate every track onto a new frame and return the tracks on it (never waits)."""
+        start, prop_before = time.perf_counter(), self.stats.propagation_seconds
+        image = self._check_image(image)
+        stamp_ns = self._check_stamp(stamp_ns)
+        predictions = self._timed(self._propagator.step, image)
+        index = self._propagator.frame_index
+        self._size = image.shape[:2]
+        frame = _Frame(stamp_ns, index, image, {})
+        self._newest = {}
+        for tid, track in self._tracks.items():
+            pred = predictions.get(tid)
+            visible = pred is not None and pred.visible
+            mask = RleMask.from_array(pred.mask) if visible else None
+            if visible:
+                frame.masks[tid] = mask
+                self._newest[tid] = pred
+            track.observe(index, mask, visible)
+        self._frames.append(frame)
+        self.stats.frames += 1
+        self._retire(index)
+        self._remove_duplicate_tracks(frame)
+        self._gallery.expire(index)
+        self._latest = self._render()
+        self._finish(start, prop_before)
+        return self._latest
+
+    def add_detections(self, stamp_ns: int, instances: Iterable[Instance]) -> DetectionOutcome:
+        """Apply the detections of the frame stamped ``stamp_ns`` (may be an older, still held frame).
+
+        A batch for a frame never seen, or no longer in the propagator's ring, is refused whole and
+        counted in ``stats.rejected_batches`` by reason; malformed input raises ``ValueError``.
+        """
+        start, prop_before = time.perf_counter(), self.stats.propagation_seconds
+        instances = list(instances)
+        frame, reason = self._find_frame(int(stamp_ns))
+        if frame is None:
+            self.stats.rejected_batches[reason] += 1
+            log.debug("detections for stamp %d refused: %s", stamp_ns, reason)
+            self._finish(start, prop_before)
+            return DetectionOutcome(accepted=False, reason=reason)
+        detections = self._check_detections(instances, frame)
+        self.stats.detection_batches += 1
+        self.stats.detections_received += len(instances)
+        cfg = self._config
+
+        # 1. match the detections to the masks tracked on their frame
+        track_ids = [tid for tid in self._tracks if tid in frame.masks]
+        matching = match_masks([d.mask for d in detections], [frame.masks[t] for t in track_ids], cfg.match_iou)
+        matched: dict[int, int] = {}
+        for di, ti in matching.pairs:
+            det, tid = detections[di], track_ids[ti]
+            matched[det.index] = tid
+            self._on_match(self._tracks[tid], det, frame, float(matching.scores[di, ti]))
+        # 1b. a confident detection overlapping a left-over track below match_iou: the track drifted
+        rows = [r for r in matching.unmatched_rows if detections[r].instance.score >= cfg.recondition_score]
+        cols = list(matching.unmatched_cols)
+        rescue = match(matching.scores[np.ix_(rows, cols)], max(cfg.rescue_iou, 1e-9)) if rows and cols else None
+        for ri, ci in rescue.pairs if rescue else ():
+            det, tid = detections[rows[ri]], track_ids[cols[ci]]
+            matched[det.index] = tid
+            self._on_match(self._tracks[tid], det, frame, float(rescue.scores[ri, ci]))
+        unmatched_rows = set(matching.unmatched_rows) - {rows[ri] for ri, _ in (rescue.pairs if rescue else ())}
+        unmatched_cols = set(matching.unmatched_cols) - {cols[ci] for _, ci in (rescue.pairs if rescue else ())}
+        self.stats.detections_matched += len(matched)
+        for ti in sorted(unmatched_cols):
+            self._tracks[track_ids[ti]].record_miss()
+
+        # 2. admit what is left: confident, on untracked pixels, re-identified when possible
+        leftovers = [detections[i] for i in sorted(unmatched_rows)]
+        admitted, reidentified = self._admit(leftovers, frame, matched)
+
+        # 3. retire tracks that the detector stopped confirming
+        for tid, track in list(self._tracks.items()):
+            if not track.confirmed and track.misses >= cfg.tentative_max_misses:
+                self._drop(tid, frame.index, "unmatched while tentative")
+            elif track.confirmed and track.keepalive <= 0:
+                self._drop(tid, frame.index, "keep-alive expired")
+        self._latest = self._render()
+        self._finish(start, prop_before)
+        return DetectionOutcome(True, frame.index, "", matched, tuple(admitted), tuple(reidentified))
+
+    # -- detection handling ---------------------------------------------------------------------
+    def _on_match(self, track: Track, det: _Detection, frame: _Frame, iou: float) -> None:
+        cfg = self._config
+        inst = det.instance
+        track.record_match(frame.index, inst.score, cfg.keepalive_max)
+        track.votes.add(inst.label, inst.score, inst.class_id)
+        track.descriptor = blend(track.descriptor, self._describe(frame, det.mask), cfg.appearance_momentum)
+        if not track.confirmed and track.hits >= cfg.confirm_hits:
+            track.confirmed = True
+            track.keepalive = max(track.keepalive, cfg.keepalive_init)
+            self.stats.confirmed += 1
+        drifted = iou < cfg.recondition_iou and inst.score >= cfg.recondition_score
+        if drifted and frame.index - track.last_recondition_frame >= cfg.recondition_interval:
+            self._condition(track.track_id, det, frame)
+            track.last_recondition_frame = frame.index
+            self.stats.reconditioned += 1
+
+    def _admit(self, leftovers: list[_Detection], frame: _Frame, matched: dict[int, int]) -> tuple[list[int], list[int]]:
+        cfg = self._config
+        confident = []
+        for det in leftovers:
+            if det.instance.score >= cfg.admit_score:
+                confident.append(det)
+            else:
+                self.stats.rejected_low_score += 1
+        if not confident:
+            return [], []
+        tracked = union([frame.masks[t] for t in self._tracks if t in frame.masks])
+        coverage = covered_fraction([d.mask for d in confident], tracked)
+        free = [d for d, c in zip(confident, coverage) if c <= cfg.admit_max_overlap]
+        self.stats.rejected_covered += len(confident) - len(free)
+        if not free:
+            return [], []
+        descriptors = [self._describe(frame, d.mask) for d in free]
+        occluded = [t for tid, t in self._tracks.items() if t.confirmed and not t.visible and tid not in frame.masks]
+        lost = [e.track for e in self._gallery.entries()]
+        candidates = occluded + lost
+        cost = reid_cost(
+            candidates, np.stack([d.mask.box_xyxy() for d in free]), [d.instance.label for d in free], descriptors,
+            frame.index, frame.image.shape[:2],
+            appearance_weight=cfg.reid_appearance_weight, motion_weight=cfg.reid_motion_weight,
+            max_appearance=cfg.reid_max_appearance, motion_horizon=cfg.reid_motion_horizon,
+            motion_radius=cfg.reid_motion_radius,
+        )
+        reid = match(-cost, -cfg.reid_max_cost) if candidates else None
+        identity = {di: candidates[ci] for di, ci in (reid.pairs if reid else ())}
+        admitted, reidentified = [], []
+        for di in sorted(range(len(free)), key=lambda i: -free[i].instance.score):
+            det, desc = free[di], descriptors[di]
+            old = identity.get(di)
+            if old is not None and old.track_id in self._tracks:  # occluded live track comes back
+                self._condition(old.track_id, det, frame)
+                self.stats.recovered_from_occlusion += 1
+                track = old
+            elif old is not None:  # lost track re-identified
+                if not self._make_room(frame.index):
+                    continue
+                self._gallery.pop(old.track_id)
+                track = old
+                track.misses, track.keepalive = 0, max(track.keepalive, self._config.keepalive_init)
+                track.velocity = np.zeros(2)  # the exit direction says nothing about the re-entry
+                self._tracks[track.track_id] = track
+                self._condition(track.track_id, det, frame)
+                self.stats.reidentified += 1
+                reidentified.append(track.track_id)
+            else:
+                if not self._make_room(frame.index):
+                    continue
+                track = Track(self._next_id, frame.index, LabelVotes(cfg.max_labels_per_track))
+                self._next_id += 1
+                self._tracks[track.track_id] = track
+                self._condition(track.track_id, det, frame)
+                self.stats.admitted += 1
+                admitted.append(track.track_id)
+            track.record_match(frame.index, det.instance.score, cfg.keepalive_max)
+            track.votes.add(det.instance.label, det.instance.score, det.instance.class_id)
+            track.descriptor = blend(track.descriptor, desc, cfg.appearance_momentum)
+            track.last_recondition_frame = frame.index
+            matched[det.index] = track.track_id
+        return admitted, reidentified
+
+    def _condition(self, tid: int, det: _Detection, frame: _Frame) -> None:
+        """(Re-)condition the propagator on a detection at its frame and take the newest prediction."""
+        pred = self._timed(self._propagator.add_object, tid, det.prompt, frame.index)
+        frame.masks[tid] = det.mask
+        newest = self._frames[-1]
+        track = self._tracks[tid]
+        if pred.visible:
+            mask = RleMask.from_array(pred.mask)
+            newest.masks[tid] = mask
+            self._newest[tid] = pred
+            track.visible, track.invisible_frames, track.last_mask = True, 0, mask
+            box = mask.box_xyxy().astype(np.float64)
+            track.last_center = (box[:2] + box[2:]) / 2.0
+            track.last_visible_frame = newest.index
+        else:
+            newest.masks.pop(tid, None)
+            self._newest.pop(tid, None)
+            track.visible = False
+        # The propagator only reports the newest frame; frames in between (for later late batches)
+        # get the detection mask moved linearly towards the newest one, a close stand-in over the
+        # few frames of detector delay involved.
+        between = [f for f in self._frames if frame.index < f.index < newest.index]
+        if between:
+            end = newest.masks.get(tid)
+            start_box, end_box = det.mask.box_xyxy(), end.box_xyxy() if end is not None else None
+            mask = det.mask.to_array()
+            for f in between:
+                if end is None:
+                    f.masks.pop(tid, None)
+                    continue
+                t = (f.index - frame.index) / (newest.index - frame.index)
+                shift = t * ((end_box[:2] + end_box[2:]) - (start_box[:2] + start_box[2:])) / 2.0
+                f.masks[tid] = RleMask.from_array(_translate(mask, int(round(shift[0])), int(round(shift[1]))))
+
+    def _make_room(self, frame_index: int) -> bool:
+        """Free a slot under ``max_objects`` by the eviction policy (module docstring)."""
+        if len(self._tracks) < self._config.max_objects:
+            return True
+
+        def rank(item: tuple[int, Track]) -> tuple[int, int, int]:
+            t = item[1]
+            level = 0 if not t.confirmed else (1 if not t.visible else 2)
+            return (level, t.keepalive, t.last_matched_frame)
+
+        tid, victim = min(self._tracks.items(), key=rank)
+        if victim.confirmed and victim.visible:
+            self.stats.rejected_at_capacity += 1
+            return False
+        self._drop(tid, frame_index, "evicted at the object cap")
+        self.stats.evicted += 1
+        return True
+
+    # -- life cycle -----------------------------------------------------------------------------
+    def _retire(self, index: int) -> None:
+        cfg = self._config
+        for tid, track in list(self._tracks.items()):
+            if not track.confirmed and index - track.born_frame >= cfg.hotstart_frames:
+                self._drop(tid, index, "not confirmed within the hot-start window")
+            elif track.invisible_frames > cfg.occlusion_patience:
+                self._drop(tid, index, "invisible beyond the occlusion patience")
+
+    def _remove_duplicate_tracks(self, frame: _Frame) -> None:
+        """Two tracks on one object (a propagator swap or merge): keep the better-supported one."""
+        ids = [tid for tid in self._tracks if tid in frame.masks]
+        if len(ids) < 2:
+            return
+        ious = mask_iou_matrix([frame.masks[t] for t in ids], [frame.masks[t] for t in ids])
+        np.fill_diagonal(ious, 0.0)
+        for a, b in zip(*np.nonzero(np.triu(ious > self._config.track_duplicate_iou))):
+            ta, tb = self._tracks.get(ids[a]), self._tracks.get(ids[b])
+            if ta is None or tb is None:
+                continue
+            # the track that jumped (low continuity) is the one that left its object
+            weaker = min((ta, tb), key=lambda t: (t.confirmed, round(t.continuity, 2), t.last_matched_frame, t.hits, -t.born_frame))
+            weaker.undo_last_observation()
+            self._drop(weaker.track_id, frame.index, "duplicate of another track")
+            self.stats.duplicate_tracks_removed += 1
+
+    def _drop(self, tid: int, frame_index: int, why: str) -> None:
+        """Take a track out of the propagator; confirmed ones go to the gallery for re-id."""
+        track = self._tracks.pop(tid)
+        self._timed(self._propagator.remove_object, tid)
+        for f in self._frames:
+            f.masks.pop(tid, None)
+        self._newest.pop(tid, None)
+        if track.confirmed:
+            self._gallery.add(track, frame_index, why)
+            self.stats.lost += 1
+        else:
+            self.stats.died_tentative += 1
+        log.debug("track %d dropped at frame %d: %s", tid, frame_index, why)
+
+    # -- output ---------------------------------------------------------------------------------
+    def _render(self) -> FrameInstances:
+        frame = self._frames[-1]
+        height, width = self._size
+        masks = self._resolved_masks(frame) if self._config.non_overlapping else dict(frame.masks)
+        instances = []
+        for tid in sorted(self._tracks):
+            track = self._tracks[tid]
+            mask = masks.get(tid) if track.visible else None
+            instances.append(Instance(
+                mask=mask if mask is not None else RleMask.empty(height, width),
+                label=track.votes.label, score=track.score, track_id=tid,
+                class_id=track.votes.class_id, status=track.status,
+            ))
+        self._update_live_stats()
+        return FrameInstances(frame.stamp_ns, height, width, tuple(instances), self._frame_id, frame.index)
+
+    def _resolved_masks(self, frame: _Frame) -> dict[int, RleMask]:
+        """Give every contested pixel to one track: highest mask logit, else best-supported track."""
+        ids = [tid for tid in self._tracks if tid in frame.masks and tid in self._newest]
+        out = {tid: frame.masks[tid] for tid in self._tracks if tid in frame.masks}
+        if len(ids) < 2:
+            return out
+        stack = np.stack([self._newest[t].mask for t in ids])
+        if not (stack.sum(axis=0) > 1).any():
+            return out
+        logits = [self._newest[t].logits for t in ids]
+        if all(lg is not None and lg.shape == stack.shape[1:] for lg in logits):
+            owner = np.argmax(np.where(stack, np.stack(logits), -np.inf), axis=0)
+        else:
+            ranks = np.array([(self._tracks[t].confirmed, self._tracks[t].keepalive) for t in ids], dtype=np.int64)
+            priority = ranks[:, 0] * 1_000_000 + ranks[:, 1]
+            owner = np.argmax(np.where(stack, priority[:, None, None], np.iinfo(np.int64).min), axis=0)
+        for k, tid in enumerate(ids):
+            resolved = stack[k] & (owner == k)
+            if resolved.sum() != stack[k].sum():
+                out[tid] = RleMask.from_array(resolved)
+        return out
+
+    def _update_live_stats(self) -> None:
+        tracks = self._tracks.values()
+        self.stats.live_tracks = len(self._tracks)
+        self.stats.live_confirmed = sum(t.confirmed and t.visible for t in tracks)
+        self.stats.live_tentative = sum(not t.confirmed for t in tracks)
+        self.stats.live_occluded = sum(t.confirmed and not t.visible for t in tracks)
+        self.stats.gallery_size = len(self._gallery)
+
+    # -- plumbing -------------------------------------------------------------------------------
+    def _timed(self, fn: Callable[..., _T], *args) -> _T:
+        start = time.perf_counter()
+        try:
+            return fn(*args)
+        finally:
+            self.stats.propagation_seconds += time.perf_counter() - start
+
+    def _finish(self, start: float, prop_before: float) -> None:
+        total = time.perf_counter() - start
+        self.stats.identity_seconds += total - (self.stats.propagation_seconds - prop_before)
+
+    def _describe(self, frame: _Frame, mask: RleMask) -> np.ndarray | None:
+        return color_histogram(frame.image, mask.to_array(), self._config.histogram_bins)
+
+    def _find_frame(self, stamp_ns: int) -> tuple[_Frame | None, str]:
+        if not self._frames:
+            return None, "no_frames"
+        tol = self._config.stamp_tolerance_ns
+        if stamp_ns > self._frames[-1].stamp_ns + tol:
+            return None, "future"
+        if stamp_ns < self._frames[0].stamp_ns - tol:
+            return None, "too_old"
+        best = min(self._frames, key=lambda f: abs(f.stamp_ns - stamp_ns))
+        if abs(best.stamp_ns - stamp_ns) > tol:
+            return None, "unknown_stamp"
+        if best.index < self._propagator.oldest_promptable_frame:
+            return None, "too_old"
+        return best, ""
+
+    def _check_image(self, image: np.ndarray) -> np.ndarray:
+        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
+            desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
+            raise ValueError(f"image must be RGB uint8 (H, W, 3), got {desc}")
+        if self._size is not None and image.shape[:2] != self._size:
+            raise ValueError(f"frame size changed from {self._size} to {image.shape[:2]}; call reset() for a new stream")
+        return image
+
+    def _check_stamp(self, stamp_ns: int) -> int:
+        if isinstance(stamp_ns, bool) or not isinstance(stamp_ns, (int, np.integer)):
+            raise ValueError(f"stamp_ns must be an integer (nanoseconds), got {stamp_ns!r}")
+        stamp_ns = int(stamp_ns)
+        if self._frames and stamp_ns <= self._frames[-1].stamp_ns:
+            raise ValueError(
+                f"frame stamps must increase: got {stamp_ns} after {self._frames[-1].stamp_ns}; call reset() for a new sequence"
+            )
+        return stamp_ns
+
+    def _check_detections(self, instances: list[Instance], frame: _Frame) -> list[_Detection]:
+        """Validate the whole batch first (nothing changes on bad input), then filter and de-duplicate."""
+        height, width = frame.image.shape[:2]
+        for i, inst in enumerate(instances):
+            if not isinstance(inst, Instance):
+                raise ValueError(f"detection {i} must be an Instance, got {type(inst).__name__}")
+            if inst.mask is not None and inst.mask.shape != (height, width):
+                raise ValueError(f"detection {i} mask is {inst.mask.shape}, frame is {(height, width)}")
+            if inst.mask is None and not np.any(inst.box[2:] > inst.box[:2]):
+                raise ValueError(f"detection {i} has neither a mask nor a non-empty box")
+        cfg = self._config
+        dets = []
+        for i, inst in enumerate(instances):
+            if inst.mask is not None:
+                mask, prompt = inst.mask, Prompt(mask=inst.mask.to_array())
+            else:
+                x0, y0, x1, y1 = np.clip(np.round(inst.box), 0, [width, height, width, height]).astype(int)
+                rect = np.zeros((height, width), dtype=bool)
+                rect[y0:y1, x0:x1] = True
+                mask, prompt = RleMask.from_array(rect), Prompt(box=[float(v) for v in inst.box])
+            if inst.score < cfg.detection_min_score or mask.area < cfg.min_mask_area:
+                self.stats.rejected_low_score += 1
+                continue
+            dets.append(_Detection(i, mask, prompt, inst))
+        kept = suppress_duplicates([d.mask for d in dets], [d.instance.score for d in dets], cfg.duplicate_iou)
+        self.stats.duplicates_suppressed += len(dets) - len(kept)
+        return [dets[k] for k in sorted(kept)]
+
+
+def _translate(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
+    """Shift a mask by whole pixels, filling with background (no wrap-around)."""
+    out = np.zeros_like(mask)
+    h, w = mask.shape
+    if abs(dx) >= w or abs(dy) >= h:
+        return out
+    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = mask[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
+    return out
