@@ -1,0 +1,62 @@
+"""``sam2auto dataset``: datasets from labelled bags, and recovery of a killed recording.
+
+``sam2auto dataset export BAG --format coco ytvis mots mot --out DIR`` writes the bag's tracks
+in each format, the frames as JPEGs (``DIR/images/<video>/``) and an overlay video
+(``DIR/overlay.mp4``). ``sam2auto dataset recover BAG`` finishes a bag whose recorder was killed
+(everything flushed before the kill is kept: at most the recorder's ``flush_period_s`` is lost).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from sam2auto_ros.export import FORMATS, ExportError
+from sam2auto_ros.io.bags import BagError
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser("dataset", help="export datasets from labelled bags; recover killed recordings",
+                                   description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="dataset_command", required=True, metavar="ACTION")
+    export = sub.add_parser("export", help="tracks of a bag -> COCO / YouTube-VIS / MOTS / MOT files")
+    export.add_argument("bag", type=Path, help="annotated or recorded bag")
+    export.add_argument("--format", nargs="+", choices=FORMATS, default=list(FORMATS), dest="formats")
+    export.add_argument("--out", type=Path, required=True, help="output folder")
+    export.add_argument("--tracks-topic", help="InstanceMaskArray topic with the tracks (default: found by name)")
+    export.add_argument("--classes", nargs="+", metavar="NAME", help="label map (default: the bag's metadata)")
+    export.add_argument("--video-name", default="video", help="video name inside the dataset (image folder)")
+    export.add_argument("--no-images", action="store_true", help="do not write the frames as JPEGs")
+    export.add_argument("--no-video", action="store_true", help="do not write overlay.mp4")
+    export.add_argument("--fps", type=float, help="overlay video rate (default: from the stamps)")
+    export.set_defaults(func=run_export)
+    recover = sub.add_parser("recover", help="finish a bag whose recorder was killed")
+    recover.add_argument("bag", type=Path)
+    recover.set_defaults(func=run_recover)
+
+
+def run_export(args: argparse.Namespace) -> int:
+    from sam2auto_ros.export.from_bag import export_bag
+
+    try:
+        written = export_bag(args.bag, args.out, args.formats, tracks_topic=args.tracks_topic, classes=args.classes,
+                             images=not args.no_images, video=not args.no_video, fps=args.fps, video_name=args.video_name)
+    except (ExportError, BagError) as exc:
+        print(f"sam2auto dataset export: error: {exc}", file=sys.stderr)
+        return 2
+    for what, path in written.items():
+        print(f"{what:>7}: {path}")
+    return 0
+
+
+def run_recover(args: argparse.Namespace) -> int:
+    from sam2auto_ros.io.recorder import recover_bag
+
+    try:
+        count = recover_bag(args.bag)
+    except BagError as exc:
+        print(f"sam2auto dataset recover: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{args.bag}: {count} messages recovered from unfinished files; the bag is complete")
+    return 0
