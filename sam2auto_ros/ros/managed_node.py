@@ -12,6 +12,7 @@ Subclasses implement ``build``/``wire``/``unwire``/``free`` and ``status_values`
 
 from __future__ import annotations
 
+import signal
 import sys
 import traceback
 from collections.abc import Sequence
@@ -23,6 +24,7 @@ from rcl_interfaces.msg import SetParametersResult
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.signals import SignalHandlerOptions
 
 from sam2auto_ros.ros import params as P
 from sam2auto_ros.ros.params import ParamSpec
@@ -197,8 +199,13 @@ def _now_header(node: ManagedNode) -> Any:
 
 
 def run_node(node_cls: type[ManagedNode], args: list[str] | None = None) -> int:
-    """``main`` of every executable: init, autostart, spin until Ctrl-C, shut down cleanly."""
-    rclpy.init(args=sys.argv if args is None else args)
+    """``main`` of every executable: init, autostart, spin until SIGINT/SIGTERM, shut down cleanly.
+
+    rclpy's own signal handler would invalidate the context while a worker thread publishes; here
+    a signal stops spinning first, then the node unwires (joining its worker), then rclpy shuts down.
+    """
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     try:
         node = node_cls()
@@ -210,8 +217,7 @@ def run_node(node_cls: type[ManagedNode], args: list[str] | None = None) -> int:
         pass
     finally:
         if node is not None:
-            if node.configured:
-                node.on_shutdown(None)
+            node.on_shutdown(None)
             node.destroy_node()
         rclpy.try_shutdown()
     return 0

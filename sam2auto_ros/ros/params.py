@@ -48,9 +48,22 @@ class ParamSpec:
 
 
 def declare(node: Any, specs: Sequence[ParamSpec]) -> None:
-    """Declare every parameter of ``specs`` on ``node`` (values from YAML/--ros-args override)."""
+    """Declare every parameter of ``specs`` on ``node`` (values from YAML/--ros-args override).
+
+    Float parameters also take integers (``fps:=30``), as users write them; anything else that
+    is not a number is refused here with the parameter's name.
+    """
     for spec in specs:
-        node.declare_parameter(spec.name, spec.default, spec.descriptor())
+        descriptor = spec.descriptor()
+        is_float = isinstance(spec.default, float)
+        descriptor.dynamic_typing = is_float
+        value = node.declare_parameter(spec.name, spec.default, descriptor).value
+        if is_float and not _is_number(value):
+            raise ValueError(f"parameter {spec.name} must be a number, got {value!r}")
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
 def values(node: Any, specs: Sequence[ParamSpec]) -> dict[str, Any]:
@@ -58,6 +71,8 @@ def values(node: Any, specs: Sequence[ParamSpec]) -> dict[str, Any]:
     out = {}
     for spec in specs:
         value = node.get_parameter(spec.name).value
+        if isinstance(spec.default, float):
+            value = float(value)
         out[spec.name] = list(value) if isinstance(value, (list, tuple)) or hasattr(value, "tolist") else value
     return out
 
@@ -68,6 +83,8 @@ def check_change(spec: ParamSpec | None, name: str, value: Any, configured: bool
         return None  # not ours (use_sim_time and other rclpy parameters)
     if spec.when == CONFIGURE and configured:
         return f"{name} is read at configure: deactivate and clean up the node, set it, then configure again"
+    if isinstance(spec.default, float) and not _is_number(value):
+        return f"{name} must be a number, got {value!r}"
     if spec.choices and value not in spec.choices:
         return f"{name}={value!r} is not one of {', '.join(spec.choices)}"
     return None
