@@ -24,5 +24,10 @@ setup(
     # Exact versions: requirements/constraints.txt; the heavy ML stack is installed by
     # scripts/setup.sh (sam2 must be built without its torchvision dependency).
     install_requires=["numpy>=1.23", "pycocotools>=2.0.7", "rosbags>=0.10", "pyyaml"],
-    entry_points={"console_scripts": ["sam2auto = sam2auto_ros.cli:main"]},
+    entry_points={"console_scripts": [
+        "sam2auto = sam2auto_ros.cli:main",
+        "smart_od_node = sam2auto_ros.ros.smart_od_node:main",
+        "flash_node = sam2auto_ros.ros.flash_node:main",
+        "sim_camera_node = sam2auto_ros.ros.sim_camera_node:main",
+    ]},
 )
