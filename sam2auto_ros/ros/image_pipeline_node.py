@@ -54,7 +54,7 @@ class ImagePipelineNode(ManagedNode):
     Subclasses list ``PARAMS = (*IMAGE_PARAMS, ...their own)``.
     """
 
-    LOG_EVERY = 100  # after the first occurrence, a rejection reason is logged every N times
+    LOG_FIRST, LOG_EVERY = 5, 100  # each rejection reason: its first 5 occurrences logged, then every 100th
 
     def __init__(self, name: str, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
@@ -166,7 +166,7 @@ class ImagePipelineNode(ManagedNode):
 
     def reject(self, reason: str, message: str) -> None:
         count = self.stats.reject(reason)
-        if count == 1 or count % self.LOG_EVERY == 0:
+        if count <= self.LOG_FIRST or count % self.LOG_EVERY == 0:
             self.get_logger().warning(f"[{reason} x{count}] {message}")
 
     # -- hooks --------------------------------------------------------------------------------

@@ -1,0 +1,232 @@
+"""The nodes as separate processes over real DDS: lifecycle, run-time parameters, missing models,
+bad input. Each failure must be logged, counted on /diagnostics, and leave the node running."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pytest
+
+from sam2auto_ros.core.instance import FrameInstances, Instance
+from sam2auto_ros.io.images import encode_compressed
+
+from test.ros.graph import NodeProcess, Probe
+
+pytestmark = pytest.mark.ros
+NS = "/sam2auto"
+
+
+@pytest.fixture
+def probe(rclpy_context):
+    from diagnostic_msgs.msg import DiagnosticArray
+
+    p = Probe(rclpy_context)
+    p.collect(DiagnosticArray, "/diagnostics", depth=50)
+    yield p
+    p.destroy()
+
+
+@pytest.fixture
+def nodes():
+    started: list[NodeProcess] = []
+    yield started
+    for proc in started:
+        proc.stop()
+
+
+def _labels(msgs) -> set[str]:
+    return {inst.label for m in msgs for inst in m.instances}
+
+
+def test_lifecycle_and_runtime_classes(probe, nodes, ros_env, tmp_path):
+    from sam2auto_ros.msg import InstanceMaskArray
+
+    dets = probe.collect(InstanceMaskArray, f"{NS}/detections")
+    gt = probe.collect(InstanceMaskArray, f"{NS}/ground_truth")
+    nodes.append(NodeProcess("smart_od_node", ros_env, tmp_path, {"sim_noise": "perfect"}))
+    nodes.append(NodeProcess("sim_camera_node", ros_env, tmp_path,
+                             {"autostart": True, "scene": "default", "loop": True, "n_frames": 90, "fps": 15.0}))
+    node = f"{NS}/smart_od_node"
+    assert probe.spin_until(lambda: len(gt) >= 5, 30, tuple(nodes)), "the simulated camera never published"
+    assert probe.state(node) == "unconfigured"
+    assert probe.lifecycle(node, "configure") and probe.state(node) == "inactive"
+    probe.spin_for(1.0)
+    assert dets == [], "an inactive node must not publish"
+
+    assert probe.lifecycle(node, "activate") and probe.state(node) == "active"
+    assert probe.spin_until(lambda: len(dets) >= 5, 30, tuple(nodes)), nodes[0].log()[-2000:]
+    present = _labels(gt)
+    assert _labels(dets) <= present and len(present) >= 2
+
+    # classes change at run time: only the chosen class is detected from then on
+    keep = sorted(present)[0]
+    assert all(r.successful for r in probe.set_params(node, classes=[keep]))
+    probe.spin_for(0.5)
+    n = len(dets)
+    assert probe.spin_until(lambda: len(dets) >= n + 5, 30, tuple(nodes))
+    assert _labels(dets[n:]) == {keep}
+
+    # configure-time parameters are refused while configured, with the reason
+    result = probe.set_params(node, detector="smart-od")[0]
+    assert not result.successful and "configure" in result.reason
+
+    assert probe.lifecycle(node, "deactivate") and probe.state(node) == "inactive"
+    probe.spin_for(0.5)
+    n = len(dets)
+    probe.spin_for(1.0)
+    assert len(dets) == n, "a deactivated node must not publish"
+    assert probe.lifecycle(node, "cleanup") and probe.state(node) == "unconfigured"
+    assert probe.spin_until(lambda: probe.status(node).get("state") == "unconfigured", 5)
+    assert int(probe.status(node)["frames_processed"]) >= 10
+
+
+def test_missing_model_file_at_configure_keeps_node_alive(probe, nodes, ros_env, tmp_path):
+    from sam2auto_ros.msg import InstanceMaskArray
+
+    missing = tmp_path / "no_such_sam2.pt"
+    flash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "propagator": "sam2", "checkpoint": str(missing)})
+    nodes.append(flash)
+    node = f"{NS}/flash_node"
+    assert probe.spin_until(lambda: probe.status(node).get("state") == "unconfigured", 60, (flash,))
+    status = probe.status(node)
+    assert status["_level"] == b"\x02" and str(missing) in status["_message"]  # ERROR, naming the file
+    assert "configure failed" in flash.log() and str(missing) in flash.log() and "sam2auto models download" in flash.log()
+    assert flash.alive()
+
+    # fix the parameter (allowed while unconfigured), configure again, and it runs
+    assert all(r.successful for r in probe.set_params(node, propagator="flow-fallback"))
+    assert probe.lifecycle(node, "configure") and probe.lifecycle(node, "activate")
+    tracks = probe.collect(InstanceMaskArray, f"{NS}/tracks")
+    nodes.append(NodeProcess("sim_camera_node", ros_env, tmp_path, {"autostart": True, "loop": True, "n_frames": 30}))
+    assert probe.spin_until(lambda: len(tracks) >= 3, 30, tuple(nodes))
+
+
+class _Feeder:
+    """Publishes hand-made frames and detections to a flash_node, one at a time."""
+
+    def __init__(self, probe: Probe, prefix: str) -> None:
+        from rclpy.qos import QoSProfile, ReliabilityPolicy
+        from sensor_msgs.msg import CompressedImage, Image
+
+        from sam2auto_ros.msg import InstanceMaskArray
+
+        qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+        self.probe = probe
+        self.image = probe.node.create_publisher(Image, f"{prefix}/image", qos)
+        self.compressed = probe.node.create_publisher(CompressedImage, f"{prefix}/image/compressed", qos)
+        self.detections = probe.node.create_publisher(InstanceMaskArray, f"{prefix}/detections", qos)
+        self.stamp = 1_000_000_000
+
+    def frame(self, size=(256, 256), encoding="rgb8", stamp=None, data=None):
+        from sam2auto_ros.ros.messages import image_msg
+
+        self.stamp = self.stamp + 33_000_000 if stamp is None else stamp
+        rgb = np.zeros((*size, 3), np.uint8)
+        rgb[40:120, 60:160] = (200, 30, 30)
+        msg = image_msg(rgb, self.stamp, "cam")
+        if encoding != "rgb8":
+            msg.encoding = encoding
+        if data is not None:
+            msg.data = data
+        self.image.publish(msg)
+        self.probe.spin_for(0.25)  # one at a time: the latest-frame policy must not drop them
+        return self.stamp
+
+    def jpeg(self, data: bytes | None = None):
+        from sensor_msgs.msg import CompressedImage
+
+        from sam2auto_ros.ros.messages import header
+
+        self.stamp += 33_000_000
+        if data is None:
+            _, buf = encode_compressed(np.full((256, 256, 3), 90, np.uint8))
+            data = buf.tobytes()
+        self.compressed.publish(CompressedImage(header=header(self.stamp, "cam"), format="jpeg", data=data))
+        self.probe.spin_for(0.25)
+        return self.stamp
+
+    def detect(self, stamp: int, size=(256, 256)):
+        from sam2auto_ros.ros.messages import frames_msg
+
+        mask = np.zeros(size, bool)
+        mask[40:120, 60:160] = True
+        frame = FrameInstances(stamp, *size, (Instance.from_mask_array(mask, label="box", score=0.95),), "cam")
+        self.detections.publish(frames_msg(frame))
+        self.probe.spin_for(0.25)
+
+
+def test_bad_input_is_logged_counted_and_survived(probe, nodes, ros_env, tmp_path):
+    from sam2auto_ros.msg import InstanceMaskArray
+
+    tracks = probe.collect(InstanceMaskArray, f"{NS}/tracks")
+    ctracks = probe.collect(InstanceMaskArray, "/c/tracks")
+    flash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "confirm_hits": 1})
+    cflash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "compressed_input": True}, namespace="/c")
+    nodes += [flash, cflash]
+    feed, cfeed = _Feeder(probe, NS), _Feeder(probe, "/c")
+    assert probe.spin_until(lambda: feed.image.get_subscription_count() and feed.detections.get_subscription_count()
+                            and cfeed.compressed.get_subscription_count(), 60, tuple(nodes))
+
+    good = [feed.frame() for _ in range(3)]
+    feed.detect(good[-1])
+    good.append(feed.frame())
+    feed.frame(encoding="yuv9000")                        # unknown encoding
+    feed.frame(data=b"\x00" * 100)                         # data shorter than the image
+    feed.frame(stamp=good[-1] - 10_000_000)                # 10 ms back in time: out of order
+    feed.detect(123)                                       # detections for a frame never seen
+    good.append(feed.frame())
+    small = feed.frame(size=(128, 160))                    # size changes mid-stream: new sequence
+    feed.detect(good[-1])                                  # detections of the old size, old sequence
+    good.append(feed.frame(size=(128, 160)))
+    jump = feed.frame(stamp=good[-1] - 5_000_000_000, size=(128, 160))  # camera restart: 5 s back
+    probe.spin_for(1.5)
+
+    published = [m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for m in tracks]
+    assert published == [*good[:5], small, good[5], jump], "good frames (and only them) are tracked, in order"
+    assert (tracks[6].height, tracks[6].width) == (128, 160)
+    assert any(len(m.instances) for m in tracks[3:5]), "the detection of a processed frame was applied"
+
+    status = probe.status(f"{NS}/flash_node")
+    for key in ("rejected_bad_image", "rejected_stamp_not_increasing", "rejected_size_change", "rejected_time_jump_back"):
+        assert int(status.get(key, 0)) >= 1, (key, status)
+    # detections for frames never processed: refused by FLASH (too old / unknown stamp), counted
+    assert sum(int(v) for k, v in status.items() if k.startswith("rejected_detections_")) == 2, status
+    assert int(status["rejected_bad_image"]) == 2
+    assert status["_level"] == b"\x01"  # WARN while inputs are being rejected
+    log = flash.log()
+    for text in ("unsupported image encoding 'yuv9000'", "image data has 100 bytes", "out of order",
+                 "size changed from 256x256 to 160x128", "jumped 5.000 s back"):
+        assert text in log, text
+    assert flash.alive()
+
+    # compressed input: a corrupt frame between two good ones
+    first = cfeed.jpeg()
+    cfeed.jpeg(b"\xff\xd8not a jpeg at all")
+    last = cfeed.jpeg()
+    probe.spin_for(1.0)
+    assert [m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for m in ctracks] == [first, last]
+    assert int(probe.status("/c/flash_node")["rejected_corrupt_compressed"]) == 1
+    assert "cannot decode compressed image" in cflash.log() and cflash.alive()
+
+
+def test_boxes_only_tracks_for_planners(probe, nodes, ros_env, tmp_path):
+    from sam2auto_ros.msg import InstanceMaskArray
+
+    tracks = probe.collect(InstanceMaskArray, f"{NS}/tracks")
+    flash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "confirm_hits": 1})
+    nodes.append(flash)
+    feed = _Feeder(probe, NS)
+    assert probe.spin_until(lambda: feed.image.get_subscription_count() and feed.detections.get_subscription_count(), 60, (flash,))
+    feed.detect(feed.frame())
+    stamp = feed.frame()
+    assert probe.spin_until(lambda: any(len(m.instances) for m in tracks), 10, (flash,))
+    inst = tracks[-1].instances[0]
+    assert inst.track_id >= 0 and inst.label == "box" and len(inst.mask_counts) > 0
+    assert all(r.successful for r in probe.set_params(f"{NS}/flash_node", publish_masks=False))
+    feed.frame()
+    probe.spin_for(0.5)
+    inst2 = tracks[-1].instances[0]
+    assert tracks[-1].header.stamp.nanosec != stamp % 1_000_000_000
+    assert len(inst2.mask_counts) == 0 and inst2.track_id == inst.track_id
+    assert inst2.x_max > inst2.x_min and inst2.score > 0
