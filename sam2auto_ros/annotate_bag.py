@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+import struct
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
@@ -30,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from rosbags.serde import SerdeError
 from tqdm import tqdm
 
 from sam2auto_ros.core.instance import FrameInstances
@@ -39,6 +41,7 @@ from sam2auto_ros.io.bags import BagError, BagWriter, open_reader, read_messages
 from sam2auto_ros.io.images import ImageError, decode_compressed, image_fields, image_to_array, to_rgb
 from sam2auto_ros.io.instance_msgs import MessageClasses, frame_from_msg, frame_to_msg, ns_to_stamp, stamp_to_ns
 from sam2auto_ros.io.overlay import render_overlay
+from sam2auto_ros.io.recorder import OPEN_DIR
 from sam2auto_ros.pipeline import Pipeline, PipelineError
 
 log = logging.getLogger(__name__)
@@ -55,6 +58,12 @@ SIM_TRUTH_TOPIC = f"/sam2auto/{TRUTH_NAME}"
 
 class AnnotateError(RuntimeError):
     """An input bag or request the annotator cannot honour; the message says what to do."""
+
+
+# What rosbags' parsers raise on damaged bytes beyond the errors ``io.bags`` already turns into
+# BagError (found by flipping random bytes of a bag): reported as a corrupt bag, not a crash.
+# MemoryError: a damaged record length makes the reader ask for an impossible buffer at once.
+_PARSE_ERRORS = (SerdeError, OverflowError, IndexError, struct.error, MemoryError)
 
 
 @dataclass
@@ -95,6 +104,9 @@ def output_topics(ns: str = OUTPUT_NS) -> dict[str, str]:
 
 def _plan(path: Path, topic: str | None, truth_topic: str | None, needs_truth: bool, out_topics: dict[str, str]) -> _Plan:
     """Check the input before decoding a frame: topics, types, counts."""
+    if (path / OPEN_DIR).is_dir():
+        raise AnnotateError(f"bag {path} is a recording that was never finished (its recorder was killed); "
+                            f"run `sam2auto dataset recover {path}` first")
     reader = open_reader(path)
     try:
         topics = {c.topic: c.msgtype for c in reader.connections}
@@ -210,6 +222,8 @@ def annotate_bag(
         plan = _plan(in_path, topic, truth_topic, pipeline.needs_truth, out_topics)
     except BagError as exc:
         raise AnnotateError(str(exc)) from exc
+    except _PARSE_ERRORS as exc:
+        raise AnnotateError(f"bag {in_path} is corrupt: {type(exc).__name__}: {exc}") from exc
     out_path.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.partial-", dir=out_path.parent))
     try:
@@ -218,6 +232,8 @@ def annotate_bag(
         return report
     except BagError as exc:
         raise AnnotateError(str(exc)) from exc
+    except _PARSE_ERRORS as exc:
+        raise AnnotateError(f"bag {in_path} is corrupt: {type(exc).__name__}: {exc}") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
