@@ -75,6 +75,7 @@ class Probe:
         self.executor = SingleThreadedExecutor(context=context)
         self.executor.add_node(self.node)
         self.received: dict[str, list] = defaultdict(list)
+        self.subscriptions: dict[str, Any] = {}
         self.arrival: dict[str, list] = defaultdict(list)
 
     def collect(self, cls: type, topic: str, depth: int = 100) -> list:
@@ -84,8 +85,13 @@ class Probe:
             self.received[topic].append(msg)
             self.arrival[topic].append(time.time_ns())
 
-        self.node.create_subscription(cls, topic, on_msg, QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE))
+        self.subscriptions[topic] = self.node.create_subscription(
+            cls, topic, on_msg, QoSProfile(depth=depth, reliability=ReliabilityPolicy.RELIABLE))
         return self.received[topic]
+
+    def matched(self, topic: str) -> int:
+        """Publishers matched with this probe's subscription to ``topic``."""
+        return self.subscriptions[topic].get_publisher_count()
 
     def spin_until(self, condition: Callable[[], bool], timeout: float, procs: tuple[NodeProcess, ...] = ()) -> bool:
         deadline = time.monotonic() + timeout
