@@ -1,0 +1,134 @@
+"""Ground truth and predictions from disk in standard formats, paired by sequence name.
+
+Supported: MOTChallenge box txt (``frame,id,x,y,w,h,conf,...``; a sequence is ``<name>.txt`` or
+the MOTChallenge layout ``<name>/gt/gt.txt`` with an optional ``seqinfo.ini``) and MOTS txt
+(``frame id class_id height width rle``, the format ``sam2auto dataset export`` writes). Frames
+are numbered from 1 in both files, as MOTChallenge does. DAVIS PNG folders and YouTube-VIS json
+are not read (yet).
+"""
+
+from __future__ import annotations
+
+import configparser
+from pathlib import Path
+
+import numpy as np
+
+from sam2auto_ros.core import FrameInstances, Instance, InstanceStatus, RleMask
+from sam2auto_ros.core.masks import MaskCodecError
+from sam2auto_ros.eval.sequences import EvalError, frames_from_mapping
+
+FORMATS = ("auto", "mot", "mots")
+_MOTS_ID_FACTOR = 1000
+
+
+def read_mot(path: str | Path, min_confidence: float | None = None, size: tuple[int, int] = (0, 0)) -> dict[int, FrameInstances]:
+    """A MOTChallenge txt as ``{frame number from 0: FrameInstances}`` of boxes (no masks).
+
+    ``min_confidence`` drops rows below it (MOTChallenge ground truth marks rows to ignore with
+    confidence 0); ``size`` is ``(height, width)`` when known (``seqinfo.ini``).
+    """
+    path = Path(path)
+    try:
+        rows = np.loadtxt(path, delimiter=",", ndmin=2, usecols=range(7))
+    except (ValueError, OSError) as exc:
+        raise EvalError(f"{path}: not a MOTChallenge txt (frame,id,x,y,w,h,conf,...): {exc}") from exc
+    frames: dict[int, list[Instance]] = {}
+    for row in rows:
+        frame, track, x, y, w, h, conf = row
+        if min_confidence is not None and conf < min_confidence:
+            continue
+        if frame < 1 or w <= 0 or h <= 0:
+            raise EvalError(f"{path}: bad row {row.tolist()} (frames count from 1, boxes need positive size)")
+        frames.setdefault(int(frame) - 1, []).append(
+            Instance(mask=None, box=[x, y, x + w, y + h], score=float(conf), track_id=int(track),
+                     status=InstanceStatus.CONFIRMED)
+        )
+    return {n: FrameInstances(0, size[0], size[1], tuple(insts), frame_index=n) for n, insts in sorted(frames.items())}
+
+
+def read_mots(path: str | Path) -> dict[int, FrameInstances]:
+    """A MOTS txt as ``{frame number from 0: FrameInstances}``; label = the class id as text."""
+    path = Path(path)
+    frames: dict[int, list[Instance]] = {}
+    sizes: dict[int, tuple[int, int]] = {}
+    for lineno, line in enumerate(path.read_text().splitlines(), 1):
+        if not line.strip():
+            continue
+        parts = line.split()
+        try:
+            frame, obj, class_id, height, width = (int(p) for p in parts[:5])
+            mask = RleMask.from_coco({"size": [height, width], "counts": parts[5]})
+        except (ValueError, IndexError, MaskCodecError) as exc:
+            raise EvalError(f"{path}:{lineno}: not a MOTS line (frame id class_id height width rle): {exc}") from exc
+        frames.setdefault(frame - 1, []).append(
+            Instance(mask=mask, label=str(class_id), score=1.0, track_id=obj % _MOTS_ID_FACTOR,
+                     class_id=class_id, status=InstanceStatus.CONFIRMED)
+        )
+        sizes[frame - 1] = (height, width)
+    return {n: FrameInstances(0, *sizes[n], tuple(insts), frame_index=n) for n, insts in sorted(frames.items())}
+
+
+def sniff_format(path: Path) -> str:
+    with path.open() as handle:
+        for line in handle:
+            if line.strip():
+                return "mot" if "," in line else "mots"
+    return "mot"
+
+
+def _gt_files(gt_dir: Path) -> dict[str, tuple[Path, Path | None]]:
+    """``{sequence: (ground-truth txt, seqinfo.ini or None)}``."""
+    found: dict[str, tuple[Path, Path | None]] = {}
+    for entry in sorted(gt_dir.iterdir()):
+        if entry.is_dir() and (entry / "gt" / "gt.txt").is_file():
+            info = entry / "seqinfo.ini"
+            found[entry.name] = (entry / "gt" / "gt.txt", info if info.is_file() else None)
+        elif entry.is_file() and entry.suffix == ".txt":
+            found[entry.stem] = (entry, None)
+    return found
+
+
+def _seqinfo(path: Path | None) -> tuple[int | None, tuple[int, int]]:
+    if path is None:
+        return None, (0, 0)
+    parser = configparser.ConfigParser()
+    parser.read(path)
+    section = parser["Sequence"] if parser.has_section("Sequence") else {}
+    length = int(section["seqLength"]) if "seqLength" in section else None
+    size = (int(section.get("imHeight", 0)), int(section.get("imWidth", 0)))
+    return length, size
+
+
+def read_sequence_dirs(
+    gt_dir: str | Path, pred_dir: str | Path, fmt: str = "auto", gt_min_confidence: float | None = None
+) -> tuple[dict[str, tuple[list[FrameInstances], list[FrameInstances]]], str]:
+    """Pair every ground-truth sequence with ``pred_dir/<name>.txt``; returns the pairs and the
+    similarity they support ("box" for MOT, "mask" for MOTS)."""
+    gt_dir, pred_dir = Path(gt_dir), Path(pred_dir)
+    for d in (gt_dir, pred_dir):
+        if not d.is_dir():
+            raise EvalError(f"{d} is not a directory")
+    if fmt not in FORMATS:
+        raise EvalError(f"format must be one of {FORMATS}, got {fmt!r}")
+    sources = _gt_files(gt_dir)
+    if not sources:
+        raise EvalError(f"no sequences in {gt_dir}: expected <name>.txt or <name>/gt/gt.txt")
+    missing = [name for name in sources if not (pred_dir / f"{name}.txt").is_file()]
+    if missing:
+        raise EvalError(f"no predictions for {', '.join(missing)} in {pred_dir} (expected <name>.txt per sequence)")
+    formats = {sniff_format(path) if fmt == "auto" else fmt for path, _ in sources.values()}
+    if len(formats) != 1:
+        raise EvalError(f"{gt_dir} mixes MOT and MOTS files; evaluate them separately")
+    kind = formats.pop()
+    pairs = {}
+    for name, (gt_path, info) in sources.items():
+        length, size = _seqinfo(info)
+        if kind == "mot":
+            gt, pred = read_mot(gt_path, gt_min_confidence, size), read_mot(pred_dir / f"{name}.txt", None, size)
+        else:
+            gt, pred = read_mots(gt_path), read_mots(pred_dir / f"{name}.txt")
+        n_frames = length or max([*gt, *pred], default=-1) + 1
+        gt_frames = frames_from_mapping(gt, n_frames)
+        pairs[name] = (gt_frames, frames_from_mapping(pred, n_frames, like=gt_frames))
+    return pairs, ("box" if kind == "mot" else "mask")
