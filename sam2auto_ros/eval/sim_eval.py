@@ -112,6 +112,7 @@ def evaluate_sim(
     seeds: Sequence[int] = (0,),
     noise: str | DetectorNoise = "benchmark",
     with_jf: bool = True,
+    class_agnostic_ap: bool = False,
     **scene_overrides,
 ) -> EvalReport:
     """Score ``runner`` on the scenes ``preset`` x ``seeds`` (mask similarity, J&F and mask AP)."""
@@ -126,4 +127,4 @@ def evaluate_sim(
         scene = Scene(scene_config(preset, seed=seed, **scene_overrides))
         predicted = runner(scene, NoisyDetector(noise, sequence_seed=seed))
         sequences[f"{preset}-s{seed}"] = ([f.gt for f in scene.frames()], predicted)
-    return evaluate(sequences, similarity="mask", with_jf=with_jf)
+    return evaluate(sequences, similarity="mask", class_agnostic_ap=class_agnostic_ap, with_jf=with_jf)
