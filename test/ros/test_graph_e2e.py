@@ -15,10 +15,13 @@ from test.ros.graph import NodeProcess, Probe
 
 pytestmark = pytest.mark.ros
 NS = "/sam2auto"
-N_FRAMES = 300  # 10 s at 30 Hz, 256 px
-IDF1_FLOOR = 0.5
-"""Weight-free floor. Scored on the frames flash_node published (it drops frames when slower than
-the camera; that share is asserted separately). Measured here: see the test's printout."""
+N_FRAMES = 200  # 13 s at 15 Hz, 256 px (15 Hz: a shared 2-core machine keeps up with most frames)
+FPS = 15.0
+IDF1_FLOOR = 0.75
+"""Weight-free floor (flow fallback + simulated detector, noise preset "mild", 0.2 s detector
+latency). Scored on the frames flash_node published (it drops frames when slower than the
+camera; that share is asserted separately). Measured on the shared 2-core machine: IDF1 0.910 and
+0.911 with 92-93 % of frames processed (at 30 Hz under load: 0.58-0.71 with 38-60 % processed)."""
 
 
 def _stamp(msg) -> int:
@@ -54,7 +57,7 @@ def _run_graph(probe: Probe, ros_env, tmp_path, flash_params: dict, n_frames: in
         assert probe.spin_until(lambda: probe.status(f"{NS}/flash_node").get("state") == "active", 120, tuple(procs)), \
             procs[1].log()[-2000:]
         # the camera is activated once everyone listens to it, so no frame is published into the void
-        camera = NodeProcess("sim_camera_node", ros_env, tmp_path, {"scene": "mixed", "seed": 7, "n_frames": n_frames,
+        camera = NodeProcess("sim_camera_node", ros_env, tmp_path, {"scene": "mixed", "seed": 7, "n_frames": n_frames, "fps": FPS,
                                                                     "wait_for_subscribers": 2})
         procs.append(camera)
         assert probe.lifecycle(f"{NS}/sim_camera_node", "configure")
@@ -62,7 +65,7 @@ def _run_graph(probe: Probe, ros_env, tmp_path, flash_params: dict, n_frames: in
                                 and probe.matched(f"{NS}/detections"), 30, tuple(procs))
         probe.spin_for(0.5)
         assert probe.lifecycle(f"{NS}/sim_camera_node", "activate")
-        assert probe.spin_until(lambda: len(gt) >= n_frames, n_frames / 30 + 60, tuple(procs))
+        assert probe.spin_until(lambda: len(gt) >= n_frames, n_frames / FPS + 60, tuple(procs))
         last = _stamp(gt[-1])
         probe.spin_until(lambda: tracks and _stamp(tracks[-1]) >= last, 20, tuple(procs))
         probe.spin_for(1.5)  # the final status messages
@@ -78,7 +81,7 @@ def test_graph_tracks_match_ground_truth_with_late_and_missing_detections(probe,
     from sam2auto_ros.eval.metrics import evaluate
     from sam2auto_ros.ros.messages import frame_from_msg
 
-    gt, tracks, dets, status, _ = _run_graph(probe, ros_env, tmp_path, {"propagator": "flow-fallback"}, N_FRAMES, latency=0.15)
+    gt, tracks, dets, status, _ = _run_graph(probe, ros_env, tmp_path, {"propagator": "flow-fallback"}, N_FRAMES, latency=0.2)
     gt_by_stamp = {_stamp(m): m for m in gt}
     assert len(gt_by_stamp) == N_FRAMES
 
@@ -86,7 +89,7 @@ def test_graph_tracks_match_ground_truth_with_late_and_missing_detections(probe,
     det_stamps = [_stamp(m) for m in dets]
     assert set(det_stamps) <= set(gt_by_stamp)
     lateness_ms = np.median([(t - s) / 1e6 for t, s in zip(probe.arrival[f"{NS}/detections"], det_stamps)])
-    assert lateness_ms > 150, "the detector's latency shows in the detections' age"
+    assert lateness_ms > 200, "the detector's latency shows in the detections' age"
     assert len(dets) < 0.5 * N_FRAMES and int(status["smart_od_node"]["frames_dropped"]) > 0
 
     # tracks: one array per processed frame, stamped with that frame, in order, never for an unknown frame
@@ -103,7 +106,7 @@ def test_graph_tracks_match_ground_truth_with_late_and_missing_detections(probe,
     idf1 = report.combined["IDF1"]
     print(f"\nframes processed {processed:.0%}, detections {len(dets)}/{N_FRAMES} (median age {lateness_ms:.0f} ms)\n"
           f"{report.table(('HOTA', 'IDF1', 'IDSW', 'MOTA', 'J&F'))}")
-    assert processed >= 0.3, "flash_node processed too few frames"
+    assert processed >= 0.5, "flash_node processed too few frames"
     assert idf1 >= IDF1_FLOOR, report.table()
 
 
