@@ -1,0 +1,98 @@
+"""`sam2auto launch` on this pip-only install: the project's launch file starts the real nodes
+through the compatibility layer; topics appear, Ctrl-C stops everything cleanly, a dying node
+makes the launch exit non-zero."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from test.ros.graph import Probe
+
+pytestmark = pytest.mark.ros
+CLI = [sys.executable, "-c", "import sys; from sam2auto_ros.cli import main; sys.exit(main())", "launch"]
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _launch(ros_env, tmp_path, *args: str) -> tuple[subprocess.Popen, Path]:
+    log = tmp_path / f"launch-{time.monotonic_ns()}.log"
+    cmd = [*CLI, "--loopback", "--domain-id", ros_env["ROS_DOMAIN_ID"], *args]
+    proc = subprocess.Popen(cmd, stdout=open(log, "w"), stderr=subprocess.STDOUT, env={**ros_env, "PYTHONUNBUFFERED": "1"}, cwd=tmp_path)
+    return proc, log
+
+
+def _pids(log: Path) -> dict[str, int]:
+    return {m[0]: int(m[1]) for m in re.findall(r"\[launch\] started (\S+) \(pid (\d+)\)", log.read_text())}
+
+
+def _gone(pid: int) -> bool:
+    try:
+        Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return True
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
+
+
+@pytest.mark.slow
+def test_sim_launch_file_brings_up_the_graph_and_stops_on_sigint(rclpy_context, ros_env, tmp_path):
+    from sam2auto_ros.msg import InstanceMaskArray
+
+    bag = tmp_path / "bag"
+    proc, log = _launch(ros_env, tmp_path, "sim.launch.py", "record:=true", f"bag:={bag}", "seed:=3")
+    probe = Probe(rclpy_context)
+    tracks = probe.collect(InstanceMaskArray, "/sam2auto/tracks")
+    expected = {"/sam2auto/image", "/sam2auto/camera_info", "/sam2auto/ground_truth", "/sam2auto/detections",
+                "/sam2auto/tracks", "/sam2auto/overlay", "/diagnostics"}
+    try:
+        ok = probe.spin_until(lambda: expected <= probe.topics() and len(tracks) >= 5 or proc.poll() is not None, 90)
+        assert ok and proc.poll() is None, log.read_text()[-3000:]
+        nodes = {f"{ns.rstrip('/')}/{name}" for name, ns in probe.node.get_node_names_and_namespaces()}
+        assert {"/sam2auto/sim_camera_node", "/sam2auto/smart_od_node", "/sam2auto/flash_node",
+                "/sam2auto/recorder_node"} <= nodes
+        pids = _pids(log)
+        assert set(pids) == {"sim_camera_node", "smart_od_node", "flash_node", "recorder_node"}
+    finally:
+        probe.destroy()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+    text = log.read_text()
+    assert code == 0, text[-3000:]
+    assert all(_gone(pid) for pid in pids.values())
+    assert "[flash_node]" in text and "configured: propagator flow-fallback" in text  # node output, prefixed
+    assert bag.is_dir() and any(bag.iterdir()), "record:=true started the recorder, which wrote the bag"
+
+
+@pytest.mark.slow
+def test_a_dying_node_stops_the_launch_with_an_error(rclpy_context, ros_env, tmp_path):
+    proc, log = _launch(ros_env, tmp_path, str(ROOT / "launch" / "sim.launch.py"))
+    try:
+        deadline = time.monotonic() + 60
+        while len(_pids(log)) < 3 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        pids = _pids(log)
+        time.sleep(3)
+        os.kill(pids["flash_node"], signal.SIGKILL)
+        code = proc.wait(60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    text = log.read_text()
+    assert code == 1, text[-3000:]
+    assert "flash_node exited with code -9; stopping the other nodes" in text
+    assert all(_gone(pid) for pid in pids.values())
+
+
+def test_bad_launch_arguments_are_refused(ros_env, tmp_path):
+    out = subprocess.run([*CLI, "sim.launch.py", "sede:=3"], capture_output=True, text=True, env=ros_env, timeout=60)
+    assert out.returncode == 2 and "unknown launch argument(s) ['sede']" in out.stderr
+    out = subprocess.run([*CLI, "sim.launch.py", "seed=3"], capture_output=True, text=True, env=ros_env, timeout=60)
+    assert out.returncode != 0 and "name:=value" in out.stderr
+    out = subprocess.run([*CLI, "nope.launch.py"], capture_output=True, text=True, env=ros_env, timeout=60)
+    assert out.returncode != 0 and "not found" in out.stderr
