@@ -71,6 +71,18 @@ def suppress_duplicates(masks: Sequence[RleMask], scores: Sequence[float], iou_t
     return kept
 
 
+def inside_fraction(a: Sequence[RleMask], b: Sequence[RleMask]) -> np.ndarray:
+    """``(len(a), len(b))``: the fraction of mask ``a[i]``'s pixels that lie inside ``b[j]``."""
+    if not a or not b:
+        return np.zeros((len(a), len(b)), dtype=np.float64)
+    iou = mask_iou_matrix(list(a), list(b))
+    area_a = np.array([m.area for m in a], dtype=np.float64)[:, None]
+    area_b = np.array([m.area for m in b], dtype=np.float64)[None, :]
+    # IoU = I / (A + B - I)  =>  I = IoU * (A + B) / (1 + IoU)
+    inter = iou * (area_a + area_b) / (1.0 + iou)
+    return np.divide(inter, area_a, out=np.zeros_like(inter), where=area_a > 0)
+
+
 def union(masks: Sequence[RleMask]) -> RleMask | None:
     """The union of masks as one RLE (``None`` for no masks)."""
     if not masks:

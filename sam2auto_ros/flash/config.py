@@ -28,12 +28,18 @@ class FlashConfig:
     rescue_iou: float = 0.2
     """Second pass: a confident detection left unmatched re-claims a left-over track it overlaps at
     least this much (the track drifted off it; it is re-conditioned). Set >= match_iou to disable."""
+    rescue_inside: float = 0.7
+    """...or a left-over track lying at least this much inside it (the track shrank: an object
+    entering the view, a propagator losing parts). 1.0 disables."""
     detection_min_score: float = 0.3
     """Detections below this score are ignored outright (they neither match nor admit)."""
 
     # -- admission ------------------------------------------------------------------------------
     admit_score: float = 0.6
     """A new track is minted only for a detection at least this confident."""
+    admit_min_area: float = 0.002
+    """...and only if its mask covers at least this fraction of the image (a sliver of an object
+    entering the view is a poor seed: too few pixels to propagate or to re-identify)."""
     admit_max_overlap: float = 0.3
     """...and only if at most this fraction of its mask lies on already tracked pixels."""
     duplicate_iou: float = 0.6
@@ -44,8 +50,9 @@ class FlashConfig:
     """Detections with fewer mask pixels are ignored (noise, slivers)."""
 
     # -- life cycle -----------------------------------------------------------------------------
-    confirm_hits: int = 3
-    """A tentative track is confirmed after this many matched detection batches."""
+    confirm_hits: int = 2
+    """A tentative track is confirmed after this many matched detection batches (false positives
+    rarely repeat on one spot; real objects in a detector gap at birth must not die for it)."""
     hotstart_frames: int = 15
     """A tentative track not confirmed within this many frames is removed (SAM 3: 15)."""
     tentative_max_misses: int = 8
@@ -81,7 +88,8 @@ class FlashConfig:
     reid_motion_horizon: int = 30
     """Frames over which the lost track's last velocity is extrapolated (then held)."""
     reid_motion_radius: float = 0.25
-    """Distance (fraction of the image diagonal) at which the motion cost saturates at 1."""
+    """Distance (fraction of the image diagonal) at which the motion cost saturates at 1; it
+    widens by this much again for every ``reid_motion_horizon`` frames the track has been unseen."""
     appearance_momentum: float = 0.8
     """Running colour histogram: new = momentum * old + (1 - momentum) * observed."""
     histogram_bins: int = 8
@@ -121,9 +129,9 @@ class FlashConfig:
                     raise FlashConfigError(f"{f.name} must be an integer, got {value!r}")
             elif f.type in ("bool", bool) and not isinstance(value, bool):
                 raise FlashConfigError(f"{f.name} must be true or false, got {value!r}")
-        unit = ("match_iou", "rescue_iou", "detection_min_score", "admit_score", "admit_max_overlap", "duplicate_iou",
+        unit = ("match_iou", "rescue_iou", "rescue_inside", "detection_min_score", "admit_score", "admit_max_overlap", "duplicate_iou",
                 "track_duplicate_iou", "recondition_iou", "recondition_score", "reid_appearance_weight",
-                "reid_motion_weight", "reid_max_appearance", "appearance_momentum", "reid_motion_radius")
+                "reid_motion_weight", "reid_max_appearance", "appearance_momentum", "reid_motion_radius", "admit_min_area")
         for name in unit:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise FlashConfigError(f"{name} must lie in [0, 1], got {getattr(self, name)}")

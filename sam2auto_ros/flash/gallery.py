@@ -83,7 +83,8 @@ def reid_cost(
     """Cost ``(len(boxes), len(candidates))`` of giving detection i the identity of candidate j.
 
     cost = appearance_weight * Bhattacharyya distance + motion_weight * min(1, d / (radius * diag)),
-    with d the distance from the candidate's extrapolated (and clipped-to-image) centre. Pairs with
+    with d the distance from the candidate's extrapolated (and clipped-to-image) centre; the radius
+    widens with the frames the candidate has been unseen (it may have gone anywhere). Pairs with
     different non-empty labels, or an appearance distance above ``max_appearance``, are unmatchable.
     """
     height, width = image_size
@@ -95,12 +96,14 @@ def reid_cost(
         if predicted is not None:
             predicted = np.clip(predicted, [0.0, 0.0], [width, height])
         cand_label = cand.votes.label
+        unseen = max(frame_index - cand.last_visible_frame, 0)
+        radius = max(motion_radius * diag * (1.0 + unseen / max(motion_horizon, 1)), 1e-9)
         for i in range(len(boxes)):
             if labels[i] and cand_label and labels[i] != cand_label:
                 continue
             app = histogram_distance(descriptors[i], cand.descriptor)
             if app > max_appearance:
                 continue
-            motion = 1.0 if predicted is None else min(1.0, float(np.linalg.norm(centers[i] - predicted)) / max(motion_radius * diag, 1e-9))
+            motion = 1.0 if predicted is None else min(1.0, float(np.linalg.norm(centers[i] - predicted)) / radius)
             cost[i, j] = appearance_weight * app + motion_weight * motion
     return cost

@@ -32,6 +32,7 @@ from sam2auto_ros.flash.tracker import FlashTracker
 @dataclass(frozen=True)
 class OfflineResult:
     frames: list[FrameInstances]
+    online: list[FrameInstances]  # what the live tracker emitted, before hindsight
     stats: FlashStats
     dropped_tracks: int
     backfilled_masks: int
@@ -66,7 +67,7 @@ def run_offline(
     frames = [_confirmed_only(f, kept) for f in online]
     propagator.reset()
     backfilled = _backfill(propagator, images, frames, config) if config.offline_backfill_frames > 0 else 0
-    return OfflineResult(frames, tracker.stats, dropped, backfilled)
+    return OfflineResult(frames, online, tracker.stats, dropped, backfilled)
 
 
 def _surviving_tracks(frames: list[FrameInstances], min_frames: int) -> set[int]:

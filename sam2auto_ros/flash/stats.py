@@ -26,6 +26,7 @@ class FlashStats:
     duplicates_suppressed: int = 0
     duplicate_tracks_removed: int = 0
     rejected_low_score: int = 0
+    rejected_small: int = 0
     rejected_covered: int = 0
     rejected_at_capacity: int = 0
     rejected_batches: Counter = field(default_factory=Counter)

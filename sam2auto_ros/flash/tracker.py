@@ -34,7 +34,14 @@ from sam2auto_ros.core.instance import FrameInstances, Instance
 from sam2auto_ros.core.masks import RleMask, mask_iou_matrix
 from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, Propagator
 from sam2auto_ros.flash.appearance import blend, color_histogram
-from sam2auto_ros.flash.association import covered_fraction, match, match_masks, suppress_duplicates, union
+from sam2auto_ros.flash.association import (
+    covered_fraction,
+    inside_fraction,
+    match,
+    match_masks,
+    suppress_duplicates,
+    union,
+)
 from sam2auto_ros.flash.config import FlashConfig
 from sam2auto_ros.flash.gallery import Gallery, reid_cost
 from sam2auto_ros.flash.stats import FlashStats
@@ -183,9 +190,15 @@ class FlashTracker:
             matched[det.index] = tid
             self._on_match(self._tracks[tid], det, frame, float(matching.scores[di, ti]))
         # 1b. a confident detection overlapping a left-over track below match_iou: the track drifted
+        #     (IoU >= rescue_iou), or shrank inside it (inside fraction >= rescue_inside)
         rows = [r for r in matching.unmatched_rows if detections[r].instance.score >= cfg.recondition_score]
         cols = list(matching.unmatched_cols)
-        rescue = match(matching.scores[np.ix_(rows, cols)], max(cfg.rescue_iou, 1e-9)) if rows and cols else None
+        rescue = None
+        if rows and cols:
+            iou = matching.scores[np.ix_(rows, cols)]
+            inside = inside_fraction([frame.masks[track_ids[c]] for c in cols], [detections[r].mask for r in rows]).T
+            ok = (iou >= cfg.rescue_iou) | (inside >= cfg.rescue_inside)
+            rescue = match(np.where(ok, np.maximum(iou, inside), 0.0), 1e-9)
         for ri, ci in rescue.pairs if rescue else ():
             det, tid = detections[rows[ri]], track_ids[cols[ci]]
             matched[det.index] = tid
@@ -230,11 +243,14 @@ class FlashTracker:
     def _admit(self, leftovers: list[_Detection], frame: _Frame, matched: dict[int, int]) -> tuple[list[int], list[int]]:
         cfg = self._config
         confident = []
+        min_area = cfg.admit_min_area * frame.image.shape[0] * frame.image.shape[1]
         for det in leftovers:
-            if det.instance.score >= cfg.admit_score:
-                confident.append(det)
-            else:
+            if det.instance.score < cfg.admit_score:
                 self.stats.rejected_low_score += 1
+            elif det.mask.area < min_area:
+                self.stats.rejected_small += 1
+            else:
+                confident.append(det)
         if not confident:
             return [], []
         tracked = union([frame.masks[t] for t in self._tracks if t in frame.masks])
@@ -401,26 +417,47 @@ class FlashTracker:
         return FrameInstances(frame.stamp_ns, height, width, tuple(instances), self._frame_id, frame.index)
 
     def _resolved_masks(self, frame: _Frame) -> dict[int, RleMask]:
-        """Give every contested pixel to one track: highest mask logit, else best-supported track."""
-        ids = [tid for tid in self._tracks if tid in frame.masks and tid in self._newest]
+        """Give every contested pixel to one track: higher mask logit, else the better-supported track.
+
+        Only pairs whose masks intersect are decoded, and only inside their boxes' intersection,
+        so the usual frame with few overlaps costs one IoU matrix on the RLEs.
+        """
         out = {tid: frame.masks[tid] for tid in self._tracks if tid in frame.masks}
+        ids = [tid for tid in out if tid in self._newest]
         if len(ids) < 2:
             return out
-        stack = np.stack([self._newest[t].mask for t in ids])
-        if not (stack.sum(axis=0) > 1).any():
+        ious = mask_iou_matrix([out[t] for t in ids], [out[t] for t in ids])
+        pairs = np.argwhere(np.triu(ious > 0.0, 1))
+        if len(pairs) == 0:
             return out
-        logits = [self._newest[t].logits for t in ids]
-        if all(lg is not None and lg.shape == stack.shape[1:] for lg in logits):
-            owner = np.argmax(np.where(stack, np.stack(logits), -np.inf), axis=0)
-        else:
-            ranks = np.array([(self._tracks[t].confirmed, self._tracks[t].keepalive) for t in ids], dtype=np.int64)
-            priority = ranks[:, 0] * 1_000_000 + ranks[:, 1]
-            owner = np.argmax(np.where(stack, priority[:, None, None], np.iinfo(np.int64).min), axis=0)
-        for k, tid in enumerate(ids):
-            resolved = stack[k] & (owner == k)
-            if resolved.sum() != stack[k].sum():
-                out[tid] = RleMask.from_array(resolved)
+        use_logits = all(self._newest[t].logits is not None for t in ids)
+        boxes = {t: out[t].box_xyxy().astype(int) for t in ids}
+        resolved: dict[int, np.ndarray] = {}
+        for a, b in pairs:
+            ta, tb = ids[a], ids[b]
+            x0, y0 = np.maximum(boxes[ta][:2], boxes[tb][:2])
+            x1, y1 = np.minimum(boxes[ta][2:], boxes[tb][2:])
+            if x1 <= x0 or y1 <= y0:
+                continue
+            ma = resolved.setdefault(ta, self._newest[ta].mask.copy())
+            mb = resolved.setdefault(tb, self._newest[tb].mask.copy())
+            window = (slice(y0, y1), slice(x0, x1))
+            contested = ma[window] & mb[window]
+            if not contested.any():
+                continue
+            if use_logits:
+                a_wins = self._newest[ta].logits[window] >= self._newest[tb].logits[window]
+            else:
+                a_wins = np.full(contested.shape, self._priority(ta) >= self._priority(tb))
+            ma[window] &= ~(contested & ~a_wins)
+            mb[window] &= ~(contested & a_wins)
+        for tid, mask in resolved.items():
+            out[tid] = RleMask.from_array(mask)
         return out
+
+    def _priority(self, tid: int) -> tuple[bool, int, int]:
+        track = self._tracks[tid]
+        return (track.confirmed, track.keepalive, -track.born_frame)
 
     def _update_live_stats(self) -> None:
         tracks = self._tracks.values()
@@ -443,7 +480,11 @@ class FlashTracker:
         self.stats.identity_seconds += total - (self.stats.propagation_seconds - prop_before)
 
     def _describe(self, frame: _Frame, mask: RleMask) -> np.ndarray | None:
-        return color_histogram(frame.image, mask.to_array(), self._config.histogram_bins)
+        x0, y0, x1, y1 = mask.box_xyxy().astype(int)
+        if x1 <= x0 or y1 <= y0:
+            return None
+        window = (slice(y0, y1), slice(x0, x1))
+        return color_histogram(frame.image[window], mask.to_array()[window], self._config.histogram_bins)
 
     def _find_frame(self, stamp_ns: int) -> tuple[_Frame | None, str]:
         if not self._frames:
