@@ -7,18 +7,20 @@ How it follows an object without a learned model:
    (``motion.fit_rigid``); composed onto its pose, it predicts where the object is now.
 3. The object's appearance template (grey pixels and full shape, taken when it was conditioned)
    is aligned to the new frame from that prediction with OpenCV's ECC (rigid, over the template
-   pixels seen last frame); ECC's correlation coefficient is the ``iou`` confidence.
-4. A pixel of the aligned full shape counts as visible where the frame matches the template
-   (windowed mean absolute difference after a per-object gain, which follows lighting).
-   Occluders and look-alikes seen at the wrong alignment fail that test.
+   pixels seen last frame).
+4. A pixel of the full shape counts as visible where the frame matches the template (windowed
+   mean absolute difference after a per-object gain, which follows lighting). Occluders and
+   look-alikes seen at the wrong alignment fail that test. Of the candidate poses (ECC's, the
+   flow prediction, the last motion repeated: an occluder's flow can corrupt the measured
+   motion), the one with the most matching pixels wins; ``iou`` is how well those pixels match.
 5. With no visible pixels (hidden or out of frame) the object coasts on its last motion, slowing
    down, so it is found again when it reappears near where it was expected.
 
 It assumes roughly rigid objects; deforming objects drift until FLASH re-conditions them from a
 detection. ``object_score`` mimics SAM 2's occlusion logit:
 ``log(visible_area / (visible_fraction * template_area))``, positive while more than
-``visible_fraction`` of the object is seen. A bounded ring of the last ``history`` frames (RGB, grey, flow) lets
-``add_object`` condition on a recent older frame and carry the object forward; memory is that
+``visible_fraction`` of the object is seen. A bounded ring of the last ``history`` frames (RGB,
+grey, flow) lets ``add_object`` condition on a recent older frame and carry the object forward; memory is that
 ring plus one template and mask per object, flat over any stream length.
 """
 
@@ -41,7 +43,6 @@ _MAX_SAMPLES = 400  # flow vectors used per object and frame
 _MIN_INLIERS = 0.5  # a motion fit with fewer inliers is not trusted (the object coasts)
 _COAST_DAMPING = 0.85  # per-frame slow-down of a coasting object's motion
 _ECC_MARGIN = 8  # pixels around the predicted object that ECC may move it into
-_ECC_MIN_CORRELATION = 0.8  # a weaker ECC fit (occluder, look-alike) is not trusted
 _ECC_MIN_PIXELS = 30  # fewer seen template pixels than this: trust the flow prediction alone
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
 
@@ -59,6 +60,18 @@ class _Track:
     @property
     def area(self) -> float:
         return float(self.shape.sum())
+
+
+@dataclass
+class _View:
+    """The template placed at one candidate pose: its matching pixels inside ``box``."""
+
+    pose: np.ndarray
+    box: tuple[int, int, int, int] = (0, 0, 0, 0)
+    visible: np.ndarray | None = None  # bool, box-sized
+    count: int = 0
+    gain: float = 1.0
+    fit: float = 0.0  # photometric agreement of the visible pixels, in (0, 1]
 
 
 @dataclass
@@ -165,20 +178,30 @@ class OpticalFlowPropagator:
 
     # -- tracking -----------------------------------------------------------------------------
     def _advance(self, track: _Track, flow: np.ndarray, gray: np.ndarray) -> None:
-        """Move ``track`` from the previous frame onto ``gray`` along ``flow``."""
-        motion = self._measure(track.mask, flow)
-        if motion is None:  # nothing visible to measure: coast, slowing down
-            motion = damp(track.motion, _COAST_DAMPING)
-        predicted = compose(motion, track.pose)
-        aligned = self._align(track, predicted, gray)
-        new_pose = predicted if aligned is None else aligned[0]
-        track.motion = compose(new_pose, invert(track.pose))
-        track.pose = new_pose
-        track.iou = 0.0 if aligned is None else max(aligned[1], 0.0)
-        self._observe(track, gray)
+        """Move ``track`` from the previous frame onto ``gray`` along ``flow``.
 
-    def _align(self, track: _Track, pose: np.ndarray, gray: np.ndarray) -> tuple[np.ndarray, float] | None:
-        """ECC-refined pose of the template around ``pose``, with its correlation; None if unsure."""
+        Candidate poses: the flow prediction, its ECC refinement and the last motion repeated
+        (an occluder's flow can corrupt the measured motion); the one under which the most
+        template pixels match the frame wins.
+        """
+        motion = self._measure(track.mask, flow)
+        coasting = compose(damp(track.motion, _COAST_DAMPING), track.pose)
+        candidates = [coasting] if motion is None else [compose(motion, track.pose), coasting]
+        aligned = self._align(track, candidates[0], gray)
+        if aligned is not None:
+            candidates.insert(0, aligned)
+        best = max((self._view(track, pose, gray) for pose in candidates), key=lambda v: v.count)
+        track.motion = compose(best.pose, invert(track.pose))
+        track.pose = best.pose
+        track.mask = np.zeros(gray.shape, bool)
+        if best.count:
+            x0, y0, x1, y1 = best.box
+            track.mask[y0:y1, x0:x1] = best.visible
+            track.gain = best.gain
+        track.iou = best.fit
+
+    def _align(self, track: _Track, pose: np.ndarray, gray: np.ndarray) -> np.ndarray | None:
+        """ECC-refined pose of the template around ``pose``; None if ECC cannot run or diverges."""
         height, width = gray.shape
         seen = cv2.warpAffine(
             track.mask.astype(np.uint8), track.pose, track.shape.shape[::-1],
@@ -194,17 +217,15 @@ class OpticalFlowPropagator:
         local[:, 2] -= (x0, y0)
         roi = gray[y0:y1, x0:x1].astype(np.float32)
         try:
-            rho, warp = cv2.findTransformECCWithMask(
+            _, warp = cv2.findTransformECCWithMask(
                 track.template, roi, seen, np.ones_like(roi, np.uint8), local.astype(np.float32),
                 cv2.MOTION_EUCLIDEAN, _ECC_CRITERIA, 5,
             )
         except cv2.error:  # ECC did not converge (too little texture, or lost)
             return None
-        if rho < _ECC_MIN_CORRELATION:
-            return None
         warp = warp.astype(np.float64)
         warp[:, 2] += (x0, y0)
-        return warp, float(rho)
+        return warp
 
     @staticmethod
     def _frame_box(
@@ -233,20 +254,19 @@ class OpticalFlowPropagator:
             return None
         return fitted[0]
 
-    def _observe(self, track: _Track, gray: np.ndarray) -> None:
-        """Warp the template to the track's pose and keep the pixels the frame agrees with."""
+    def _view(self, track: _Track, pose: np.ndarray, gray: np.ndarray) -> _View:
+        """The template placed at ``pose``: which of its pixels the frame agrees with."""
         height, width = gray.shape
-        track.mask = np.zeros((height, width), bool)
-        box = self._frame_box(track.shape.shape, track.pose, height, width)
+        box = self._frame_box(track.shape.shape, pose, height, width)
         if box is None:
-            return
+            return _View(pose)
         x0, y0, x1, y1 = box
-        local = track.pose.copy()
+        local = pose.copy()
         local[:, 2] -= (x0, y0)
         size = (x1 - x0, y1 - y0)
         shape = cv2.warpAffine(track.shape, local, size, flags=cv2.INTER_NEAREST).astype(np.float32)
         if not shape.any():
-            return
+            return _View(pose)
         template = cv2.warpAffine(track.template, local, size, flags=cv2.INTER_LINEAR)
         frame = gray[y0:y1, x0:x1].astype(np.float32)
         window = (_MATCH_WINDOW, _MATCH_WINDOW)
@@ -254,10 +274,12 @@ class OpticalFlowPropagator:
         weight = cv2.boxFilter(shape, -1, window, normalize=False)
         mean_error = cv2.boxFilter(error, -1, window, normalize=False) / np.maximum(weight, 1.0)
         visible = (shape > 0) & (mean_error < self.match_threshold)
-        if visible.any():
-            ratio = frame[visible] / np.maximum(template[visible], 1.0)
-            track.gain = float(np.clip(np.median(ratio), 0.5, 2.0))
-        track.mask[y0:y1, x0:x1] = visible
+        count = int(visible.sum())
+        if count == 0:
+            return _View(pose)
+        gain = float(np.clip(np.median(frame[visible] / np.maximum(template[visible], 1.0)), 0.5, 2.0))
+        fit = math.exp(-float(mean_error[visible].mean()) / self.match_threshold)
+        return _View(pose, box, visible, count, gain, fit)
 
     def _prediction(self, obj_id: int, track: _Track) -> ObjectPrediction:
         visible = float(track.mask.sum())
