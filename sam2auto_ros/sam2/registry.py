@@ -1,9 +1,12 @@
 """The SAM 2 / SAM 2.1 checkpoints the project knows, and where it looks for them.
 
 URLs are Meta's official download locations (``checkpoints/download_ckpts.sh`` in
-facebookresearch/sam2: release 072824 for SAM 2, 092824 for SAM 2.1). Sizes and SHA-256 digests
-are recorded only where a published value was found; ``None`` means "not known here", and
-``sam2auto models verify`` then reports the file's digest instead of judging it.
+facebookresearch/sam2: release 072824 for SAM 2, 092824 for SAM 2.1). SHA-256 digests and sizes
+are the Git LFS records of the same files on Hugging Face: SAM 2 from Meta's own
+``facebook/sam2-hiera-*`` repositories, SAM 2.1 from mirrors of the 092824 files (several
+independent uploads agree). They could not be checked against a download here (no internet).
+``None`` means "not known here"; ``sam2auto models verify`` then reports the digest without
+judging it.
 
 Resolution order for a checkpoint file: an explicit path, ``$SAM2AUTO_MODELS_DIR``, a
 configured directory, then the repository's ``models/`` folder.
@@ -53,14 +56,22 @@ def _entry(name: str, config: str, base_url: str, size: int | None = None, sha25
 CHECKPOINTS: dict[str, CheckpointInfo] = {
     info.name: info
     for info in (
-        _entry("sam2_hiera_tiny", "configs/sam2/sam2_hiera_t.yaml", _SAM2_URL),
-        _entry("sam2_hiera_small", "configs/sam2/sam2_hiera_s.yaml", _SAM2_URL),
-        _entry("sam2_hiera_base_plus", "configs/sam2/sam2_hiera_b+.yaml", _SAM2_URL),
-        _entry("sam2_hiera_large", "configs/sam2/sam2_hiera_l.yaml", _SAM2_URL),
-        _entry("sam2.1_hiera_tiny", "configs/sam2.1/sam2.1_hiera_t.yaml", _SAM21_URL),
-        _entry("sam2.1_hiera_small", "configs/sam2.1/sam2.1_hiera_s.yaml", _SAM21_URL),
-        _entry("sam2.1_hiera_base_plus", "configs/sam2.1/sam2.1_hiera_b+.yaml", _SAM21_URL),
-        _entry("sam2.1_hiera_large", "configs/sam2.1/sam2.1_hiera_l.yaml", _SAM21_URL),
+        _entry("sam2_hiera_tiny", "configs/sam2/sam2_hiera_t.yaml", _SAM2_URL, 155906050,
+               "65b50056e05bcb13694174f51bb6da89c894b57b75ccdf0ba6352c597c5d1125"),
+        _entry("sam2_hiera_small", "configs/sam2/sam2_hiera_s.yaml", _SAM2_URL, None,
+               "95949964d4e548409021d47b22712d5f1abf2564cc0c3c765ba599a24ac7dce3"),
+        _entry("sam2_hiera_base_plus", "configs/sam2/sam2_hiera_b+.yaml", _SAM2_URL, None,
+               "d0bb7f236400a49669ffdd1be617959a8b1d1065081789d7bbff88eded3a8071"),
+        _entry("sam2_hiera_large", "configs/sam2/sam2_hiera_l.yaml", _SAM2_URL, 897952466,
+               "7442e4e9b732a508f80e141e7c2913437a3610ee0c77381a66658c3a445df87b"),
+        _entry("sam2.1_hiera_tiny", "configs/sam2.1/sam2.1_hiera_t.yaml", _SAM21_URL, 156008466,
+               "7402e0d864fa82708a20fbd15bc84245c2f26dff0eb43a4b5b93452deb34be69"),
+        _entry("sam2.1_hiera_small", "configs/sam2.1/sam2.1_hiera_s.yaml", _SAM21_URL, 184416285,
+               "6d1aa6f30de5c92224f8172114de081d104bbd23dd9dc5c58996f0cad5dc4d38"),
+        _entry("sam2.1_hiera_base_plus", "configs/sam2.1/sam2.1_hiera_b+.yaml", _SAM21_URL, 323606802,
+               "a2345aede8715ab1d5d31b4a509fb160c5a4af1970f199d9054ccfb746c004c5"),
+        _entry("sam2.1_hiera_large", "configs/sam2.1/sam2.1_hiera_l.yaml", _SAM21_URL, 898083611,
+               "2647878d5dfa5098f2f8649825738a9345572bae2d4350a2468587ece47dd318"),
     )
 }
 
