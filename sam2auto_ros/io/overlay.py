@@ -44,9 +44,14 @@ def render_overlay(rgb: np.ndarray, frame: FrameInstances, alpha: float = 0.45) 
     for inst in frame.instances:
         if inst.mask is None or inst.status == InstanceStatus.OCCLUDED:
             continue
-        pixels = inst.mask.to_array()
+        x0, y0, x1, y1 = (int(v) for v in inst.mask.box_xyxy())
+        if x1 <= x0 or y1 <= y0:
+            continue
+        # blend inside the mask's own box only: objects cover a few percent of the frame
+        pixels = inst.mask.to_array()[y0:y1, x0:x1]
+        region = out[y0:y1, x0:x1]
         color = np.array(track_color(inst.track_id), dtype=np.float32)
-        out[pixels] = (out[pixels] * (1 - alpha) + color * alpha).astype(np.uint8)
+        region[pixels] = (region[pixels] * (1 - alpha) + color * alpha).astype(np.uint8)
     scale = max(0.35, min(frame.height, frame.width) / 900)
     for inst in frame.instances:
         color = track_color(inst.track_id)
