@@ -36,7 +36,11 @@ def header(stamp_ns: int, frame_id: str) -> Header:
 
 
 def image_msg(pixels: np.ndarray, stamp_ns: int, frame_id: str, encoding: str = "rgb8") -> Image:
-    return Image(header=header(stamp_ns, frame_id), **image_fields(pixels, encoding))
+    fields = image_fields(pixels, encoding)
+    # bytes, not the numpy view: rclpy copies bytes in ~1 ms but walks a numpy array element by
+    # element (measured: 206 ms for one 640x480 rgb8 frame)
+    fields["data"] = fields["data"].tobytes()
+    return Image(header=header(stamp_ns, frame_id), **fields)
 
 
 def rgb_of(msg: Image | CompressedImage) -> np.ndarray:
