@@ -29,22 +29,16 @@ import sqlite3
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from io import StringIO
 from pathlib import Path
 from typing import Any
 
-from ruamel.yaml import YAML
+import yaml
 
+from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import DEFAULT_VERSION, STORAGES, BagError, BagWriter
 
 OPEN_DIR = ".open"
 EXTENSIONS = {"mcap": ".mcap", "sqlite3": ".db3"}
-
-
-def _yaml() -> YAML:
-    yaml = YAML(typ="safe")
-    yaml.default_flow_style = False
-    return yaml
 
 
 def _custom_strings(custom_data: Mapping[str, Any] | None) -> dict[str, str]:
@@ -83,7 +77,7 @@ class BagMetadata:
         path = bag / "metadata.yaml"
         if not path.is_file():
             raise BagError(f"{bag} has no metadata.yaml: not a rosbag2 directory")
-        info = _yaml().load(path.read_text())["rosbag2_bagfile_information"]
+        info = yaml.safe_load(path.read_text())["rosbag2_bagfile_information"]
         meta = cls(bag, info["storage_identifier"], dict(info.get("custom_data") or {}), int(info["version"]))
         meta.splits = [
             _SplitInfo(f["path"], int(f["starting_time"]["nanoseconds_since_epoch"]), int(f["duration"]["nanoseconds"]), int(f["message_count"]))
@@ -138,10 +132,8 @@ class BagMetadata:
 
     def write(self) -> None:
         """Replace ``metadata.yaml`` atomically, so a reader never sees half of it."""
-        text = StringIO()
-        _yaml().dump(self.to_dict(), text)
         tmp = self.bag / "metadata.yaml.tmp"
-        tmp.write_text(text.getvalue(), "utf8")
+        tmp.write_text(yaml.safe_dump(self.to_dict(), default_flow_style=False, sort_keys=False), "utf8")
         with tmp.open("rb") as handle:
             os.fsync(handle.fileno())
         tmp.replace(self.bag / "metadata.yaml")
@@ -149,7 +141,7 @@ class BagMetadata:
 
 def _finish_split(staging: Path, bag: Path, metadata: BagMetadata) -> None:
     """Move a closed split's storage file into the bag and record it in the bag metadata."""
-    split_meta = _yaml().load((staging / "metadata.yaml").read_text())
+    split_meta = yaml.safe_load((staging / "metadata.yaml").read_text())
     file_name = split_meta["rosbag2_bagfile_information"]["relative_file_paths"][0]
     (staging / file_name).replace(bag / file_name)
     _fsync(bag / file_name)
@@ -236,8 +228,6 @@ class BagRecorder:
 
     def write(self, topic: str, msg: Any, timestamp_ns: int) -> None:
         """Record a rosbags message object (serialized with the project's typestore)."""
-        from sam2auto_ros.io import msg_types
-
         self.write_raw(topic, msg.__msgtype__, msg_types.typestore().serialize_cdr(msg, msg.__msgtype__), timestamp_ns)
 
     def _split_due(self, timestamp_ns: int, size: int) -> bool:
