@@ -39,9 +39,10 @@ from sam2auto_ros.fallback.prompts import prompt_mask
 
 _SCORE_LIMIT = 10.0  # object_score is clipped to +-this; a vanished object scores -limit
 _MATCH_WINDOW = 5  # side of the window over which template and frame are compared
-_MAX_SAMPLES = 400  # flow vectors used per object and frame
+_MAX_SAMPLES = 200  # flow vectors used per object and frame
 _MIN_INLIERS = 0.5  # a motion fit with fewer inliers is not trusted (the object coasts)
 _COAST_DAMPING = 0.85  # per-frame slow-down of a coasting object's motion
+_GOOD_ENOUGH = 0.9  # ECC's pose is taken without trying others if it keeps this share of visible pixels
 _ECC_MARGIN = 8  # pixels around the predicted object that ECC may move it into
 _ECC_MIN_PIXELS = 30  # fewer seen template pixels than this: trust the flow prediction alone
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 30, 1e-4)
@@ -54,6 +55,8 @@ class _Track:
     pose: np.ndarray  # 2x3: template coordinates -> newest frame
     motion: np.ndarray  # 2x3: last frame-to-frame motion
     mask: np.ndarray  # bool (H, W): visible pixels on the newest frame
+    box: tuple[int, int, int, int]  # frame box holding every visible pixel
+    visible_count: int
     gain: float = 1.0  # frame brightness relative to the template
     iou: float = 1.0
 
@@ -184,16 +187,20 @@ class OpticalFlowPropagator:
         (an occluder's flow can corrupt the measured motion); the one under which the most
         template pixels match the frame wins.
         """
-        motion = self._measure(track.mask, flow)
+        motion = self._measure(track, flow)
         coasting = compose(damp(track.motion, _COAST_DAMPING), track.pose)
         candidates = [coasting] if motion is None else [compose(motion, track.pose), coasting]
         aligned = self._align(track, candidates[0], gray)
+        best = _View(track.pose)
         if aligned is not None:
-            candidates.insert(0, aligned)
-        best = max((self._view(track, pose, gray) for pose in candidates), key=lambda v: v.count)
+            best = self._view(track, aligned, gray)
+        if best.count < _GOOD_ENOUGH * track.visible_count:  # ECC failed or lost pixels: try the others
+            best = max((best, *(self._view(track, pose, gray) for pose in candidates)), key=lambda v: v.count)
         track.motion = compose(best.pose, invert(track.pose))
         track.pose = best.pose
         track.mask = np.zeros(gray.shape, bool)
+        track.box = best.box
+        track.visible_count = best.count
         if best.count:
             x0, y0, x1, y1 = best.box
             track.mask[y0:y1, x0:x1] = best.visible
@@ -242,12 +249,17 @@ class OpticalFlowPropagator:
         return int(x0), int(y0), int(x1), int(y1)
 
     @staticmethod
-    def _measure(mask: np.ndarray, flow: np.ndarray) -> np.ndarray | None:
-        inner = cv2.erode(mask.astype(np.uint8), np.ones((3, 3), np.uint8))
+    def _measure(track: _Track, flow: np.ndarray) -> np.ndarray | None:
+        if track.visible_count == 0:
+            return None
+        x0, y0, x1, y1 = track.box
+        mask = track.mask[y0:y1, x0:x1].astype(np.uint8)
+        inner = cv2.erode(mask, np.ones((3, 3), np.uint8))
         ys, xs = np.nonzero(inner if inner.any() else mask)
         if len(ys) > _MAX_SAMPLES:
             pick = np.linspace(0, len(ys) - 1, _MAX_SAMPLES).astype(np.int64)
             ys, xs = ys[pick], xs[pick]
+        ys, xs = ys + y0, xs + x0
         src = np.stack([xs, ys], axis=1).astype(np.float64)
         fitted = fit_rigid(src, src + flow[ys, xs].astype(np.float64))
         if fitted is None or fitted[1] < _MIN_INLIERS:
@@ -316,6 +328,8 @@ def _new_track(mask: np.ndarray, gray: np.ndarray) -> _Track:
         pose=pose,
         motion=IDENTITY.copy(),
         mask=mask.copy(),
+        box=(int(x0), int(y0), int(x1), int(y1)),
+        visible_count=int(mask.sum()),
     )
 
 
