@@ -57,6 +57,7 @@ class FlashNode(ImagePipelineNode):
         self._pending_lock = threading.Lock()
         self.detections_dropped = 0
         self.detections_applied = 0
+        self._publish = {name: self.param(name) for name in ("publish_masks", "publish_overlay")}
 
     # -- lifecycle ----------------------------------------------------------------------------
     def build(self, params: dict[str, Any]) -> None:
@@ -88,6 +89,9 @@ class FlashNode(ImagePipelineNode):
         for pub in self._pubs.values():
             self.destroy_lifecycle_publisher(pub)
         self._pubs, self.tracker = {}, None
+
+    def on_runtime_parameter(self, name: str, value: Any) -> None:
+        self._publish[name] = bool(value)  # read by the worker on its next frame
 
     def new_sequence(self) -> None:
         if self.tracker is not None:
@@ -135,12 +139,12 @@ class FlashNode(ImagePipelineNode):
         tracks = dataclasses.replace(self.tracker.current(), frame_id=frame_id)
         t1 = time.time_ns()
         hdr = header(stamp_ns, frame_id)
-        self._pubs["tracks"].publish(frames_msg(tracks, with_masks=self.param("publish_masks")))
+        self._pubs["tracks"].publish(frames_msg(tracks, with_masks=self._publish["publish_masks"]))
         if "tracks_2d" in self._pubs:
             self._pubs["tracks_2d"].publish(vision.detection2d_array(tracks, hdr))
         t2 = time.time_ns()
         overlay = self._pubs["overlay"]
-        if self.param("publish_overlay") and overlay.get_subscription_count() > 0:
+        if self._publish["publish_overlay"] and overlay.get_subscription_count() > 0:
             overlay.publish(image_msg(render_overlay(rgb, tracks), stamp_ns, frame_id))
         timings["model"] = (t1 - t0) / NS_PER_MS
         timings["publish"] = (t2 - t1) / NS_PER_MS

@@ -213,7 +213,10 @@ def test_bad_input_is_logged_counted_and_survived(probe, nodes, ros_env, tmp_pat
 def test_boxes_only_tracks_for_planners(probe, nodes, ros_env, tmp_path):
     from sam2auto_ros.msg import InstanceMaskArray
 
+    from sensor_msgs.msg import Image
+
     tracks = probe.collect(InstanceMaskArray, f"{NS}/tracks")
+    overlays = probe.collect(Image, f"{NS}/overlay")
     flash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "confirm_hits": 1})
     nodes.append(flash)
     feed = _Feeder(probe, NS)
@@ -230,3 +233,9 @@ def test_boxes_only_tracks_for_planners(probe, nodes, ros_env, tmp_path):
     assert tracks[-1].header.stamp.nanosec != stamp % 1_000_000_000
     assert len(inst2.mask_counts) == 0 and inst2.track_id == inst.track_id
     assert inst2.x_max > inst2.x_min and inst2.score > 0
+
+    # the overlay is rendered while someone listens: same stamp and size as the frame
+    assert probe.spin_until(lambda: len(overlays) > 0, 5, (flash,))
+    over = overlays[-1]
+    assert (over.height, over.width, over.encoding) == (256, 256, "rgb8")
+    assert over.header.stamp in [m.header.stamp for m in tracks]
