@@ -270,9 +270,10 @@ class Scene:
         image = np.clip(image, 0, 255).astype(np.uint8)
         visible = np.bincount(id_map.ravel(), minlength=len(self.objects) + 1)
         stamp = cfg.start_ns + int(round(index * 1e9 / cfg.fps))
+        id_columns = np.ascontiguousarray(id_map.T)  # masks taken from it are column-major, as RLE wants
         instances = tuple(
             Instance.from_mask_array(
-                id_map == o.gt_id,
+                (id_columns == o.gt_id).T,
                 label=o.label,
                 score=1.0,
                 track_id=o.gt_id,
