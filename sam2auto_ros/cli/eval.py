@@ -8,8 +8,9 @@ scenes' per-pixel truth (mask IoU: HOTA, DetA, AssA, IDF1, IDSW, MOTA, J&F, mask
 
 ``sam2auto eval dir GT_DIR PRED_DIR`` scores predictions on disk: one ``<name>.txt`` per sequence
 in MOTChallenge box format (``frame,id,x,y,w,h,conf,...``; ground truth may also use the
-MOTChallenge layout ``<name>/gt/gt.txt``) or MOTS format (what ``sam2auto dataset export``
-writes); MOT is scored by box IoU, MOTS by mask IoU.
+MOTChallenge layout ``<name>/gt/gt.txt``) or MOTS format, or one ``<name>.json`` in YouTube-VIS
+format (predictions may be the official results list); MOTS and YouTube-VIS are what
+``sam2auto dataset export`` writes. MOT is scored by box IoU, MOTS and YouTube-VIS by mask IoU.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ def _size(text: str) -> tuple[int, int]:
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
+    from sam2auto_ros.eval.readers import FORMATS
     from sam2auto_ros.sim import NOISE_PRESETS, SCENE_PRESETS
 
     parser = subparsers.add_parser("eval", help="score trackers (HOTA, IDF1, J&F, AP) on sim scenes or files",
@@ -64,9 +66,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="detector noise preset (default benchmark: 30%% misses in gaps <= 15 frames, 5%% FPs)")
     sim.set_defaults(func=run_sim)
     files = sub.add_parser("dir", help="score prediction files against ground-truth files")
-    files.add_argument("gt_dir", type=Path, help="ground truth: <name>.txt or <name>/gt/gt.txt per sequence")
-    files.add_argument("pred_dir", type=Path, help="predictions: <name>.txt per sequence")
-    files.add_argument("--format", choices=("auto", "mot", "mots"), default="auto", help="file format (default: sniffed)")
+    files.add_argument("gt_dir", type=Path, help="ground truth: <name>.txt, <name>/gt/gt.txt or <name>.json")
+    files.add_argument("pred_dir", type=Path, help="predictions: <name>.txt or <name>.json per ground-truth file")
+    files.add_argument("--format", choices=FORMATS, default="auto", help="file format (default: sniffed)")
     files.add_argument("--gt-min-confidence", type=float, help="drop ground-truth rows below this confidence "
                        "(MOTChallenge marks rows to ignore with 0; default keeps all)")
     files.set_defaults(func=run_dir)

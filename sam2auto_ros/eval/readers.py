@@ -1,15 +1,18 @@
 """Ground truth and predictions from disk in standard formats, paired by sequence name.
 
 Supported: MOTChallenge box txt (``frame,id,x,y,w,h,conf,...``; a sequence is ``<name>.txt`` or
-the MOTChallenge layout ``<name>/gt/gt.txt`` with an optional ``seqinfo.ini``) and MOTS txt
-(``frame id class_id height width rle``, the format ``sam2auto dataset export`` writes). Frames
-are numbered from 1 in both files, as MOTChallenge does. DAVIS PNG folders and YouTube-VIS json
-are not read (yet).
+the MOTChallenge layout ``<name>/gt/gt.txt`` with an optional ``seqinfo.ini``), MOTS txt
+(``frame id class_id height width rle``) and YouTube-VIS json (``<name>.json``: ground truth with
+``videos``/``annotations``/``categories``, predictions in the same form or as the official
+results list; each video is one sequence, ``<name>/<video>``). Frames are numbered from 1 in the
+txt formats, as MOTChallenge does. The MOTS and YouTube-VIS files are what ``sam2auto dataset
+export`` writes. DAVIS PNG folders are not read.
 """
 
 from __future__ import annotations
 
 import configparser
+import json
 from pathlib import Path
 
 import numpy as np
@@ -18,7 +21,7 @@ from sam2auto_ros.core import FrameInstances, Instance, InstanceStatus, RleMask
 from sam2auto_ros.core.masks import MaskCodecError
 from sam2auto_ros.eval.sequences import EvalError, frames_from_mapping
 
-FORMATS = ("auto", "mot", "mots")
+FORMATS = ("auto", "mot", "mots", "ytvis")
 _MOTS_ID_FACTOR = 1000
 
 
@@ -69,7 +72,80 @@ def read_mots(path: str | Path) -> dict[int, FrameInstances]:
     return {n: FrameInstances(0, *sizes[n], tuple(insts), frame_index=n) for n, insts in sorted(frames.items())}
 
 
+def read_ytvis(path: str | Path, reference: dict | None = None) -> dict[str, list[FrameInstances]]:
+    """A YouTube-VIS json as ``{video name: frames}``: one track per annotation (or result entry).
+
+    A results list carries neither videos nor categories: they come from ``reference``, the
+    ground truth's json content.
+    """
+    path = Path(path)
+    try:
+        content = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise EvalError(f"{path}: not a readable json file: {exc}") from exc
+    if isinstance(content, list):  # the official results format: just the tracks
+        if reference is None:
+            raise EvalError(f"{path}: a YouTube-VIS results list needs the ground truth's videos and categories")
+        table, tracks = reference, content
+    elif isinstance(content, dict) and "videos" in content and "annotations" in content:
+        table, tracks = content, content["annotations"]
+    else:
+        raise EvalError(f"{path}: a YouTube-VIS json needs 'videos' and 'annotations' (or is a results list)")
+    categories = {int(c["id"]): str(c["name"]) for c in table.get("categories", [])}
+    videos = {int(v["id"]): v for v in table["videos"]}
+    per_video: dict[int, dict[int, list[Instance]]] = {v: {} for v in videos}
+    for k, track in enumerate(tracks):
+        try:
+            video, segments = int(track["video_id"]), track["segmentations"]
+            track_id = int(track.get("track_id", track.get("id", k + 1)))
+            label = categories.get(int(track["category_id"]), str(track["category_id"]))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EvalError(f"{path}: track {k} lacks video_id / category_id / segmentations: {exc}") from exc
+        if video not in videos:
+            raise EvalError(f"{path}: track {k} names video {video}, which the ground truth does not have")
+        for n, segment in enumerate(segments):
+            if segment is None:
+                continue
+            try:
+                mask = RleMask.from_coco(segment)
+            except MaskCodecError as exc:
+                raise EvalError(f"{path}: track {k}, frame {n}: {exc}") from exc
+            per_video[video].setdefault(n, []).append(Instance(
+                mask=mask, label=label, score=float(track.get("score", 1.0)), track_id=track_id,
+                status=InstanceStatus.CONFIRMED))
+    out = {}
+    for video_id, video in videos.items():
+        length = int(video.get("length") or len(video.get("file_names", [])))
+        found = per_video[video_id]
+        if any(n >= length for n in found):
+            raise EvalError(f"{path}: video {video_id} has masks beyond its {length} frames")
+        height, width = int(video.get("height", 0)), int(video.get("width", 0))
+        out[str(video.get("name", video_id))] = [
+            FrameInstances(0, height, width, tuple(found.get(n, ())), frame_index=n) for n in range(length)
+        ]
+    return out
+
+
+def _ytvis_pairs(gt_dir: Path, pred_dir: Path) -> dict[str, tuple[list[FrameInstances], list[FrameInstances]]]:
+    pairs = {}
+    for gt_path in sorted(gt_dir.glob("*.json")):
+        pred_path = pred_dir / gt_path.name
+        if not pred_path.is_file():
+            raise EvalError(f"no predictions for {gt_path.stem} in {pred_dir} (expected {gt_path.name})")
+        gt = read_ytvis(gt_path)
+        pred = read_ytvis(pred_path, reference=json.loads(gt_path.read_text()))
+        for video, gt_frames in gt.items():
+            if video not in pred or len(pred[video]) != len(gt_frames):
+                raise EvalError(f"{pred_path}: video {video!r} is missing or has another length than the ground truth")
+            pairs[f"{gt_path.stem}/{video}"] = (gt_frames, pred[video])
+    if not pairs:
+        raise EvalError(f"no YouTube-VIS json in {gt_dir}")
+    return pairs
+
+
 def sniff_format(path: Path) -> str:
+    if path.suffix == ".json":
+        return "ytvis"
     with path.open() as handle:
         for line in handle:
             if line.strip():
@@ -103,14 +179,16 @@ def _seqinfo(path: Path | None) -> tuple[int | None, tuple[int, int]]:
 def read_sequence_dirs(
     gt_dir: str | Path, pred_dir: str | Path, fmt: str = "auto", gt_min_confidence: float | None = None
 ) -> tuple[dict[str, tuple[list[FrameInstances], list[FrameInstances]]], str]:
-    """Pair every ground-truth sequence with ``pred_dir/<name>.txt``; returns the pairs and the
-    similarity they support ("box" for MOT, "mask" for MOTS)."""
+    """Pair every ground-truth sequence with ``pred_dir/<name>.txt`` (``.json`` for YouTube-VIS);
+    returns the pairs and the similarity they support ("box" for MOT, "mask" for MOTS/YouTube-VIS)."""
     gt_dir, pred_dir = Path(gt_dir), Path(pred_dir)
     for d in (gt_dir, pred_dir):
         if not d.is_dir():
             raise EvalError(f"{d} is not a directory")
     if fmt not in FORMATS:
         raise EvalError(f"format must be one of {FORMATS}, got {fmt!r}")
+    if fmt == "ytvis" or (fmt == "auto" and any(gt_dir.glob("*.json")) and not any(gt_dir.glob("*.txt"))):
+        return _ytvis_pairs(gt_dir, pred_dir), "mask"
     sources = _gt_files(gt_dir)
     if not sources:
         raise EvalError(f"no sequences in {gt_dir}: expected <name>.txt or <name>/gt/gt.txt")

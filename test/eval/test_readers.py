@@ -71,3 +71,25 @@ def test_errors_name_the_problem(truth, tmp_path):
     (tmp_path / "pred" / "a.txt").write_text("1 1 1 10 10 not-an-rle\n")
     with pytest.raises(EvalError, match="MOTS"):
         read_sequence_dirs(tmp_path / "gt", tmp_path / "pred", fmt="mots")
+
+
+def test_youtube_vis_json_round_trip(truth, tmp_path):
+    from sam2auto_ros.export.ytvis import to_ytvis, write_ytvis
+
+    categories = Categories.from_frames(truth)
+    write_ytvis(tmp_path / "gt" / "set.json", truth, categories, video_name="clip")
+    # predictions as the official results list: one entry per track, no category table
+    dropped = [replace(f, instances=f.instances[1:]) if n % 3 == 0 else f for n, f in enumerate(truth)]
+    results = [{k: a[k] for k in ("video_id", "category_id", "segmentations", "score", "track_id")}
+               for a in to_ytvis(dropped, categories)["annotations"]]
+    (tmp_path / "pred").mkdir()
+    (tmp_path / "pred" / "set.json").write_text(__import__("json").dumps(results))
+    pairs, similarity = read_sequence_dirs(tmp_path / "gt", tmp_path / "pred")
+    assert similarity == "mask" and list(pairs) == ["set/clip"]
+    gt, pred = pairs["set/clip"]
+    assert len(gt) == len(pred) == len(truth)
+    assert [i.label for i in gt[0].instances] == [i.label for i in truth[0].instances]
+    row = evaluate(pairs, similarity).combined
+    missing = sum(1 for n, f in enumerate(truth) if n % 3 == 0 and len(f))
+    assert row["FN"] == missing and row["FP"] == 0 and row["IDSW"] == 0
+    assert pred[1].instances[0].label == truth[1].instances[0].label  # labels resolved through the gt table
