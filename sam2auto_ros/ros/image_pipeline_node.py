@@ -58,7 +58,7 @@ class ImagePipelineNode(ManagedNode):
 
     def __init__(self, name: str, **kwargs: Any) -> None:
         super().__init__(name, **kwargs)
-        self.mailbox: LatestMailbox[tuple[Any, int]] = LatestMailbox()
+        self.mailbox: LatestMailbox[tuple[Any, int, int]] = LatestMailbox()
         self.stats = NodeStats()
         self.frames_lost_dds = 0
         self._subs: list[Any] = []
@@ -104,7 +104,11 @@ class ImagePipelineNode(ManagedNode):
         self.frames_lost_dds = int(info.total_count)
 
     def _on_image(self, msg: Any) -> None:
-        self.mailbox.put((msg, time.time_ns()))
+        self.mailbox.put((msg, time.time_ns(), self.ros_now_ns()))
+
+    def ros_now_ns(self) -> int:
+        """The node's clock (simulation time under use_sim_time), for latencies measured from stamps."""
+        return self.get_clock().now().nanoseconds
 
     # -- worker -------------------------------------------------------------------------------
     def _work(self) -> None:
@@ -126,7 +130,7 @@ class ImagePipelineNode(ManagedNode):
     def idle(self) -> None:
         """Called by the worker when no frame arrived for a while."""
 
-    def _handle(self, msg: Any, recv_ns: int) -> None:
+    def _handle(self, msg: Any, recv_ns: int, recv_ros_ns: int) -> None:
         t_take = time.time_ns()
         stamp_ns = stamp_to_ns(msg.header.stamp)
         try:
@@ -153,7 +157,7 @@ class ImagePipelineNode(ManagedNode):
         self._last_size, self._last_stamp_ns = size, stamp_ns
         t_decoded = time.time_ns()
         timings = {
-            "transport": (recv_ns - stamp_ns) / NS_PER_MS,
+            "transport": (recv_ros_ns - stamp_ns) / NS_PER_MS,
             "queue": (t_take - recv_ns) / NS_PER_MS,
             "decode": (t_decoded - t_take) / NS_PER_MS,
         }
@@ -161,7 +165,7 @@ class ImagePipelineNode(ManagedNode):
 
     def finish_frame(self, stamp_ns: int, timings: dict[str, float]) -> None:
         """Record a processed frame; ``timings`` must hold ``model`` and ``publish`` already."""
-        timings["total"] = (time.time_ns() - stamp_ns) / NS_PER_MS
+        timings["total"] = (self.ros_now_ns() - stamp_ns) / NS_PER_MS
         self.stats.frame_done(timings)
 
     def reject(self, reason: str, message: str) -> None:

@@ -21,6 +21,7 @@ from typing import Any
 import rclpy
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from rcl_interfaces.msg import SetParametersResult
+from rclpy.clock import Clock, ClockType
 from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -56,7 +57,9 @@ class ManagedNode(LifecycleNode):
         self.active = False
         self.last_error = ""
         self._status_pub = self.create_publisher(DiagnosticArray, "/diagnostics", OUTPUT_QOS)
-        self._status_timer = self.create_timer(self.param("status_period"), self._publish_status)
+        # wall-clock period: a use_sim_time node reports even while no /clock arrives
+        self._status_timer = self.create_timer(self.param("status_period"), self._publish_status,
+                                               clock=Clock(clock_type=ClockType.STEADY_TIME))
         self.add_on_set_parameters_callback(self._on_set_parameters)
 
     # -- parameters ---------------------------------------------------------------------------

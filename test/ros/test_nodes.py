@@ -239,3 +239,32 @@ def test_boxes_only_tracks_for_planners(probe, nodes, ros_env, tmp_path):
     over = overlays[-1]
     assert (over.height, over.width, over.encoding) == (256, 256, "rgb8")
     assert over.header.stamp in [m.header.stamp for m in tracks]
+
+
+def test_simulation_time_from_the_camera_clock(probe, nodes, ros_env, tmp_path):
+    """publish_clock drives /clock; a node with use_sim_time stamps and times everything with it."""
+    from rosgraph_msgs.msg import Clock
+
+    from sam2auto_ros.msg import InstanceMaskArray
+
+    clock = probe.collect(Clock, "/clock")
+    tracks = probe.collect(InstanceMaskArray, f"{NS}/tracks")
+    flash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "use_sim_time": True})
+    nodes.append(flash)
+    assert probe.spin_until(lambda: probe.status(f"{NS}/flash_node").get("state") == "active", 60, (flash,))
+    fps, n = 15.0, 20
+    nodes.append(NodeProcess("sim_camera_node", ros_env, tmp_path, {"publish_clock": True, "fps": fps, "n_frames": n,
+                                                                    "wait_for_subscribers": 1}))
+    assert probe.lifecycle(f"{NS}/sim_camera_node", "configure")
+    assert probe.spin_until(lambda: probe.matched("/clock") and probe.matched(f"{NS}/tracks"), 30, tuple(nodes))
+    assert probe.lifecycle(f"{NS}/sim_camera_node", "activate")
+    assert probe.spin_until(lambda: len(tracks) >= n // 2 and len(clock) >= n, 60, tuple(nodes))
+    probe.spin_for(1.5)
+    scene_stamps = {1_000_000_000 + round(i * 1e9 / fps) for i in range(n)}  # SceneConfig.start_ns = 1 s
+    assert {c.clock.sec * 1_000_000_000 + c.clock.nanosec for c in clock} == scene_stamps
+    assert {m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for m in tracks} <= scene_stamps
+    status = probe.status(f"{NS}/flash_node")
+    assert 0 <= float(status["latency_ms"]) < 1000, "latency measured on simulation time, not wall time"
+    diag_stamps = [m.header.stamp.sec for m in probe.received["/diagnostics"]
+                   if m.status[0].name == f"{NS}/flash_node"]
+    assert diag_stamps[-1] < 100, "flash_node's clock is the simulation clock"
