@@ -80,3 +80,8 @@ def test_unknown_tracker_and_bad_latency():
         evaluate_sim("nope")
     with pytest.raises(ValueError, match="latency"):
         online_runner(FreshIdsEveryFrame, latency=-1)
+
+
+def test_flash_runner_produces_scored_tracks():
+    row = evaluate_sim("flash", "crossing", seeds=(0,), noise="mild", n_frames=25, with_jf=False).combined
+    assert row["DetA"] > 0.3 and row["IDF1"] > 0.3  # it runs end to end and finds the objects
