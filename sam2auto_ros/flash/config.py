@@ -115,7 +115,10 @@ class FlashConfig:
     offline_min_track_frames: int = 10
     """Offline: tracks visible on fewer frames than this are dropped."""
     offline_backfill_frames: int = 30
-    """Offline: frames to propagate backwards before each track's first frame (0 = off)."""
+    """Offline: frames to propagate backwards before each track's first detection (0 = off)."""
+    offline_reverse_fill: bool = True
+    """Offline: between two detections of a track, use the mask carried back from the later one
+    where it is nearer than the earlier one (one reverse propagation pass)."""
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -1,20 +1,22 @@
 """Offline (whole sequence / bag) mode: the online tracker, then hindsight.
 
-Knowing the future allows two things the live tracker cannot do:
+Knowing the future allows what the live tracker cannot do:
 
 * drop tracks that were never confirmed or are visible on fewer than ``offline_min_track_frames``
-  frames (false positives that slipped in), and report the survivors as CONFIRMED from their
-  first frame;
-* fill each track's start backwards: a detector usually finds an object some frames after it
-  appeared. One reverse pass of the same propagator, stepping only through the
-  ``offline_backfill_frames`` frames before each track's first frame (all tracks starting there
-  batched together), carries the first mask back in time. A backfilled mask only takes pixels no
-  other track holds, and the fill stops when the object turns invisible or would mostly overlap
-  another track.
+  frames (false positives that slipped in), and report the survivors as CONFIRMED throughout;
+* one reverse pass of the same propagator, conditioned on every detection each surviving track
+  was matched to (its *anchors*). On a frame between two anchors the mask carried back from the
+  later anchor replaces the one carried forward from the earlier anchor when the later anchor is
+  nearer (``offline_reverse_fill``): masks drift with distance from their last conditioning, and
+  this halves that distance. Before a track's first anchor the reverse mask fills up to
+  ``offline_backfill_frames`` frames (a detector finds objects some frames after they appear).
+  Filled masks never take pixels another track holds; the pass skips stretches with no anchors
+  ahead, so it costs at most one more propagation over the sequence.
 """
 
 from __future__ import annotations
 
+import bisect
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -35,7 +37,7 @@ class OfflineResult:
     online: list[FrameInstances]  # what the live tracker emitted, before hindsight
     stats: FlashStats
     dropped_tracks: int
-    backfilled_masks: int
+    backfilled_masks: int  # masks added or replaced by the reverse pass
 
 
 def run_offline(
@@ -48,8 +50,8 @@ def run_offline(
 ) -> OfflineResult:
     """Track a whole sequence: ``detections[i]`` belongs to ``images[i]`` (``None``: detector skipped it).
 
-    ``images`` is indexed twice (forward, then the backfill windows in reverse), so a lazy sequence
-    that re-reads frames from a bag works. The propagator is reset between the passes.
+    ``images`` is indexed twice (forward, then in reverse), so a lazy sequence that re-reads
+    frames from a bag works. The propagator is reset between the passes.
     """
     if not (len(images) == len(stamps) == len(detections)):
         raise ValueError(f"images ({len(images)}), stamps ({len(stamps)}) and detections ({len(detections)}) must have one entry per frame")
@@ -57,17 +59,23 @@ def run_offline(
     tracker = FlashTracker(propagator, config, frame_id)
     tracker.reset()
     online: list[FrameInstances] = []
-    for image, stamp, dets in zip(images, stamps, detections):
+    anchors: dict[int, dict[int, Instance]] = defaultdict(dict)  # track id -> frame -> detection
+    for i, (image, stamp, dets) in enumerate(zip(images, stamps, detections)):
         tracker.step(image, stamp)
         if dets is not None:
-            tracker.add_detections(stamp, dets)
+            dets = list(dets)
+            outcome = tracker.add_detections(stamp, dets)
+            for di, tid in outcome.matched.items():
+                if dets[di].mask is not None:
+                    anchors[tid][i] = dets[di]
         online.append(tracker.current())
     kept = _surviving_tracks(online, config.offline_min_track_frames)
     dropped = len({i.track_id for f in online for i in f.instances}) - len(kept)
     frames = [_confirmed_only(f, kept) for f in online]
     propagator.reset()
-    backfilled = _backfill(propagator, images, frames, config) if config.offline_backfill_frames > 0 else 0
-    return OfflineResult(frames, online, tracker.stats, dropped, backfilled)
+    kept_anchors = {tid: anchors[tid] for tid in kept if anchors.get(tid)}
+    filled = _reverse_fill(propagator, images, frames, kept_anchors, config)
+    return OfflineResult(frames, online, tracker.stats, dropped, filled)
 
 
 def _surviving_tracks(frames: list[FrameInstances], min_frames: int) -> set[int]:
@@ -92,62 +100,78 @@ def _confirmed_only(frame: FrameInstances, kept: set[int]) -> FrameInstances:
     return replace(frame, instances=tuple(out))
 
 
-def _backfill(propagator: Propagator, images: Sequence[np.ndarray], frames: list[FrameInstances], config: FlashConfig) -> int:
-    """Reverse pass over the windows before each track's first visible frame; edits ``frames`` in place."""
-    starts: dict[int, list[Instance]] = defaultdict(list)
-    seen: set[int] = set()
-    for i, f in enumerate(frames):
+def _reverse_fill(
+    propagator: Propagator,
+    images: Sequence[np.ndarray],
+    frames: list[FrameInstances],
+    anchors: dict[int, dict[int, Instance]],
+    config: FlashConfig,
+) -> int:
+    """The reverse pass (module docstring); edits ``frames`` in place, returns masks written."""
+    if not anchors or (config.offline_backfill_frames == 0 and not config.offline_reverse_fill):
+        return 0
+    frames_of = {tid: sorted(a) for tid, a in anchors.items()}
+    starts: dict[int, list[int]] = defaultdict(list)  # frame -> tracks anchored there
+    for tid, a in anchors.items():
+        for f in a:
+            starts[f].append(tid)
+    proto = {}
+    for f in frames:
         for inst in f.instances:
-            if inst.track_id not in seen and inst.mask is not None and inst.mask.area > 0:
-                seen.add(inst.track_id)
-                starts[i].append(inst)
-    active: dict[int, tuple[int, Instance]] = {}  # track id -> (first frame, first instance)
+            proto.setdefault(inst.track_id, inst)
+    active: dict[int, int] = {}  # track id -> frame of the anchor it was last conditioned on
     stepping = False
-    filled = 0
-    for i in range(len(frames) - 1, -1, -1):
-        if not active and i not in starts:
+    written = 0
+    for t in range(len(frames) - 1, -1, -1):
+        if not active and t not in starts:
             if stepping:
-                propagator.reset()  # a gap: the next window starts a fresh reverse sequence
+                propagator.reset()  # nothing to carry: the next anchor starts a fresh reverse sequence
                 stepping = False
             continue
-        predictions = propagator.step(images[i])
+        predictions = propagator.step(images[t])
         stepping = True
-        if active:
-            frames[i], n = _fill_frame(frames[i], predictions, active, i, propagator, config)
-            filled += n
-        for inst in starts.get(i, []):
-            propagator.add_object(inst.track_id, Prompt(mask=inst.mask.to_array()))
-            active[inst.track_id] = (i, inst)
+        proposals: dict[int, np.ndarray] = {}
+        for tid, anchor in list(active.items()):
+            pred = predictions.get(tid)
+            earlier = bisect.bisect_right(frames_of[tid], t) - 1  # the forward pass's anchor for frame t
+            forward = t - frames_of[tid][earlier] if earlier >= 0 else None
+            backward = anchor - t
+            if forward is None and backward > config.offline_backfill_frames:
+                propagator.remove_object(tid)
+                del active[tid]
+                continue
+            wanted = forward is None or (config.offline_reverse_fill and backward < forward)
+            if wanted and pred is not None and pred.visible:
+                proposals[tid] = pred.mask
+        if proposals:
+            frames[t], n = _apply(frames[t], proposals, proto, config)
+            written += n
+        for tid in starts.get(t, []):
+            propagator.add_object(tid, Prompt(mask=anchors[tid][t].mask.to_array()))
+            active[tid] = t
     if stepping:
         propagator.reset()
-    return filled
+    return written
 
 
-def _fill_frame(frame, predictions, active, index, propagator, config) -> tuple[FrameInstances, int]:
-    occupied = np.zeros((frame.height, frame.width), dtype=bool)
-    present = set()
-    for inst in frame.instances:
-        if inst.mask is not None and inst.mask.area > 0:
-            occupied |= inst.mask.to_array()
-            present.add(inst.track_id)
-    added = []
-    for tid, (first, proto) in list(active.items()):
-        pred = predictions.get(tid)
-        stop = pred is None or not pred.visible or first - index > config.offline_backfill_frames or tid in present
-        if not stop:
-            free = pred.mask & ~occupied
-            area = int(pred.mask.sum())
-            stop = int(free.sum()) < max(config.min_mask_area, 1) or 1.0 - free.sum() / area > config.admit_max_overlap
-        if stop:
-            propagator.remove_object(tid)
-            del active[tid]
+def _apply(frame: FrameInstances, proposals: dict[int, np.ndarray], proto: dict[int, Instance],
+           config: FlashConfig) -> tuple[FrameInstances, int]:
+    """Put reverse masks into a frame; a proposal only takes pixels no other track holds there."""
+    current = {inst.track_id: inst for inst in frame.instances}
+    held = {tid: inst.mask.to_array() for tid, inst in current.items()
+            if inst.mask is not None and inst.mask.area > 0}
+    written = 0
+    for tid, mask in proposals.items():
+        others = [m for other, m in held.items() if other != tid]
+        free = mask & ~np.logical_or.reduce(others) if others else mask
+        area = int(mask.sum())
+        if free.sum() < max(config.min_mask_area, 1) or 1.0 - free.sum() / area > config.admit_max_overlap:
             continue
-        occupied |= free
-        added.append((tid, free, proto))
-    if not added:
+        base = current.get(tid, proto[tid])
+        current[tid] = replace(base, mask=RleMask.from_array(free), box=np.zeros(4, np.float32),
+                               status=InstanceStatus.CONFIRMED)
+        held[tid] = free
+        written += 1
+    if not written:
         return frame, 0
-    others = [inst for inst in frame.instances if inst.track_id not in {tid for tid, _, _ in added}]
-    new = [replace(proto, mask=RleMask.from_array(free), box=np.zeros(4, np.float32), status=InstanceStatus.CONFIRMED)
-           for _, free, proto in added]
-    instances = tuple(sorted(others + new, key=lambda inst: inst.track_id))
-    return replace(frame, instances=instances), len(new)
+    return replace(frame, instances=tuple(current[t] for t in sorted(current))), written

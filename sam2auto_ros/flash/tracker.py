@@ -202,7 +202,7 @@ class FlashTracker:
         for ri, ci in rescue.pairs if rescue else ():
             det, tid = detections[rows[ri]], track_ids[cols[ci]]
             matched[det.index] = tid
-            self._on_match(self._tracks[tid], det, frame, float(rescue.scores[ri, ci]))
+            self._on_match(self._tracks[tid], det, frame, float(matching.scores[rows[ri], cols[ci]]))
         unmatched_rows = set(matching.unmatched_rows) - {rows[ri] for ri, _ in (rescue.pairs if rescue else ())}
         unmatched_cols = set(matching.unmatched_cols) - {cols[ci] for _, ci in (rescue.pairs if rescue else ())}
         self.stats.detections_matched += len(matched)
