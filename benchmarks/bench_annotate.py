@@ -89,7 +89,7 @@ def main() -> int:
         print(f"\nannotate_bag, 'mixed' scene {args.size}x{args.size}, SAM 2 input {args.image_size} px, "
               f"{args.repeats} runs per row (medians), torch threads {args.threads}\n")
         head = ("| backend | overlay | frames | total s | frames/s | propagator s | detector s | "
-                + " | ".join(f"{p} s" for p in PHASES) + " | not-model share |")
+                + " | ".join(f"{p} s" for p in PHASES) + " | not-model ms/frame | not-model share |")
         print(head)
         print("|" + "---|" * (head.count("|") - 1))
         for backend, overlay, m in rows:
@@ -99,7 +99,7 @@ def main() -> int:
             cells = [backend if backend == "fallback" else f"SAM 2 ({MODEL_NAME}, random weights)",
                      "yes" if overlay else "no", f"{m['frames']:.0f}", f"{m['total']:.2f}",
                      f"{m['frames'] / m['total']:.2f}", f"{m['propagator']:.2f}", f"{m['detector']:.3f}",
-                     *(f"{m[p]:.3f}" for p in PHASES), f"{100 * share:.1f} %"]
+                     *(f"{m[p]:.3f}" for p in PHASES), f"{1000 * other / m['frames']:.1f}", f"{100 * share:.1f} %"]
             print("| " + " | ".join(cells) + " |")
     finally:
         shutil.rmtree(work, ignore_errors=True)
