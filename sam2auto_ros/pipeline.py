@@ -194,7 +194,9 @@ class Pipeline:
         if detector not in DETECTORS:
             raise PipelineError(f"unknown detector {detector!r}; choose one of {', '.join(DETECTORS)}")
         propagator, model_name = _make_propagator(backend, model, models_dir, checkpoint, image_size, device)
-        det = _make_detector(detector, classes, seed)
+        sam2_params = {"model": model, "checkpoint": checkpoint or "", "models_dir": models_dir or "", "device": device,
+                       "image_size": image_size or 0, "torch_threads": 0}
+        det = _make_detector(detector, classes, seed, sam2_params)
         return cls(det, propagator, classes, flash_config, model_name, detect_every)
 
     def describe(self) -> dict[str, Any]:
@@ -294,17 +296,42 @@ def _make_propagator(
     return OpticalFlowPropagator(), ""
 
 
-def _make_detector(kind: str, classes: Sequence[str], seed: int) -> Detector:
+def _make_detector(kind: str, classes: Sequence[str], seed: int, sam2_params: dict[str, Any]) -> Detector:
     if kind in ("auto", "smart-od"):
-        smart_od = _smart_od_detector(classes)
-        if smart_od is not None:
-            return smart_od
-        if kind == "smart-od":
-            raise PipelineError("SMART-OD is not available here (no detector weights); use --detector sim on simulated recordings")
-        log.info("no SMART-OD detector weights; using the simulator's detector noise model on ground truth")
+        try:
+            return SmartOdDetector.build(classes, sam2_params)
+        except PipelineError as exc:
+            if kind == "smart-od":
+                raise
+            log.info("%s; using the simulator's detector noise model on ground truth", exc)
     return SimDetector(classes, seed=seed)
 
 
-def _smart_od_detector(classes: Sequence[str]) -> Detector | None:
-    """SMART-OD with real weights, or None when they are absent (not part of this build yet)."""
-    return None
+class SmartOdDetector:
+    """SMART-OD (SAM 2 mask generation + open-vocabulary detection + robust thresholds) as a Detector."""
+
+    needs_truth = False
+
+    def __init__(self, smart_od: Any, classes: Sequence[str]) -> None:
+        self.smart_od = smart_od
+        self.name = "smart-od"
+        if classes:
+            smart_od.set_classes(list(classes))
+
+    @classmethod
+    def build(cls, classes: Sequence[str], sam2_params: dict[str, Any]) -> SmartOdDetector:
+        """SMART-OD with its weights, or ``PipelineError`` saying why it cannot be built here."""
+        try:
+            from sam2auto_ros.smart_od.pipeline import SmartOD  # type: ignore[import-not-found]
+        except ImportError as exc:
+            raise PipelineError(f"SMART-OD is not available in this installation ({exc})") from None
+        try:
+            smart_od = SmartOD.from_params({"classes": list(classes), "smart_od_config": "", **sam2_params})
+        except (OSError, ValueError, RuntimeError) as exc:
+            raise PipelineError(f"SMART-OD cannot be built (no detector weights?): {exc}") from None
+        return cls(smart_od, classes)
+
+    def detect(self, image: np.ndarray, stamp_ns: int, truth: FrameInstances | None = None) -> FrameInstances:
+        found = self.smart_od.detect(image)
+        height, width = image.shape[:2]
+        return FrameInstances(int(stamp_ns), height, width, tuple(found.instances))
