@@ -162,3 +162,23 @@ def test_kill_9_mid_run_leaves_a_bag_holding_everything_but_the_last_flush_windo
     must_have = _by_topic((t, raw) for t, raw, when in sent if when < killed_at - window)
     for topic in TOPICS:
         assert len(recorded[topic]) >= len(must_have[topic]) > 0, topic
+
+
+def test_configure_refuses_an_existing_bag_and_stays_alive(rclpy_context, tmp_path):
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+
+    from sam2auto_ros.ros.recorder_node import RecorderNode
+
+    (tmp_path / "taken").mkdir()
+    node = RecorderNode(context=rclpy_context, parameter_overrides=[Parameter("bag_path", value=str(tmp_path / "taken"))])
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert "already exists" in node.last_error and node.recorder is None
+        node.set_parameters([Parameter("bag_path", value=str(tmp_path / "fresh"))])
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        assert (tmp_path / "fresh" / "metadata.yaml").exists()
+        node.trigger_cleanup()
+        assert not (tmp_path / "fresh" / ".open").exists()  # cleanup finishes the bag
+    finally:
+        node.destroy_node()
