@@ -96,7 +96,6 @@ def _by_topic(items) -> dict[str, list[bytes]]:
     return out
 
 
-@pytest.mark.slow
 def test_round_trip_every_message_unchanged_and_readable_by_rosbags_and_mcap(ros_env, tmp_path):
     bag, log = tmp_path / "bag", tmp_path / "sent.jsonl"
     recorder = _start_recorder(ros_env, bag, "mcap", 1.0)
@@ -129,7 +128,6 @@ def test_round_trip_every_message_unchanged_and_readable_by_rosbags_and_mcap(ros
     assert json.loads(custom["recorder_parameters"])["storage"] == "mcap"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
 def test_kill_9_mid_run_leaves_a_bag_holding_everything_but_the_last_flush_window(ros_env, tmp_path, storage):
     flush = 0.5
