@@ -1,0 +1,205 @@
+"""Every SMART-OD parameter, with its default and why; mirrored in ``config/smart_od.yaml``.
+
+The YAML file is in ROS 2 ``ros__parameters`` style under the node name ``smart_od_node``;
+nested sections (``amg``, ``detector``, ``threshold``, ``roi``, ``slicing``, ``pairing``) become
+dotted parameter names on the node (``amg.points_per_side``). The same dataclasses configure
+the offline pipeline, so the node and the bag annotator read one file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+THRESHOLD_METHODS = ("mean_std", "kmeans", "kmeans_mean_std", "two_stage", "fixed")
+DETECTOR_BACKENDS = ("owlv2", "grounding_dino", "onnx")
+
+
+class ConfigError(ValueError):
+    """A SMART-OD parameter that is missing, unknown or out of range."""
+
+
+def _check(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConfigError(message)
+
+
+def _unit(name: str, value: float) -> None:
+    _check(0.0 <= value <= 1.0, f"{name} must lie in [0, 1], got {value}")
+
+
+@dataclass
+class AmgConfig:
+    """Automatic mask generation (SAM 2's own defaults, tuned upstream for Hiera-L)."""
+
+    points_per_side: int = 32  # grid of points_per_side**2 single-point prompts
+    points_per_batch: int = 64  # prompts decoded together; memory ~ batch * 3 masks * frame size
+    pred_iou_thresh: float = 0.8  # keep masks whose predicted IoU exceeds this
+    stability_score_thresh: float = 0.95  # keep masks stable under +-offset logit cutoffs
+    stability_score_offset: float = 1.0
+    mask_threshold: float = 0.0  # logit cutoff that binarises masks
+    box_nms_thresh: float = 0.7  # box IoU above which the lower-IoU duplicate is dropped
+    multimask_output: bool = True  # 3 masks per point (whole / part / subpart)
+    crop_n_layers: int = 0  # >0 re-runs on 2**i x 2**i crops (each crop is encoded again)
+    crop_nms_thresh: float = 0.7
+    crop_overlap_ratio: float = 512 / 1500
+    crop_n_points_downscale_factor: int = 1
+    min_mask_area: int = 0  # drop proposals smaller than this many pixels
+
+    def __post_init__(self) -> None:
+        _check(self.points_per_side >= 1, f"amg.points_per_side must be >= 1, got {self.points_per_side}")
+        _check(self.points_per_batch >= 1, f"amg.points_per_batch must be >= 1, got {self.points_per_batch}")
+        for name in ("pred_iou_thresh", "stability_score_thresh", "box_nms_thresh", "crop_nms_thresh"):
+            _unit(f"amg.{name}", getattr(self, name))
+        _check(self.crop_n_layers >= 0, "amg.crop_n_layers must be >= 0")
+        _check(0.0 <= self.crop_overlap_ratio < 1.0, "amg.crop_overlap_ratio must lie in [0, 1)")
+        _check(self.crop_n_points_downscale_factor >= 1, "amg.crop_n_points_downscale_factor must be >= 1")
+
+
+@dataclass
+class DetectorConfig:
+    """The open-vocabulary detector and the classes it looks for (changeable at run time)."""
+
+    backend: str = "owlv2"  # owlv2 | grounding_dino | onnx
+    model: str = ""  # local directory, hub name (transformers) or .onnx file
+    class_names: list[str] = field(default_factory=lambda: ["person", "car", "bicycle", "dog"])
+    # The backend's own pre-filter. Deliberately low: the dynamic threshold needs to see the
+    # frame's whole score distribution, noise included.
+    score_floor: float = 0.05
+    max_detections: int = 300  # highest-scoring detections kept per call
+    nms_iou: float = 0.7  # class-aware NMS on every backend's output (1.0 disables)
+    device: str = "cpu"
+    onnx_providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
+
+    def __post_init__(self) -> None:
+        _check(self.backend in DETECTOR_BACKENDS, f"unknown detector.backend {self.backend!r}; use one of {DETECTOR_BACKENDS}")
+        _unit("detector.score_floor", self.score_floor)
+        _check(self.max_detections >= 1, "detector.max_detections must be >= 1")
+        _unit("detector.nms_iou", self.nms_iou)
+        self.class_names = list(self.class_names)
+
+
+@dataclass
+class ThresholdConfig:
+    """Dynamic score threshold from the frame's own score distribution."""
+
+    method: str = "two_stage"  # mean_std | kmeans | kmeans_mean_std | two_stage | fixed
+    theta_min: float = 0.2  # floor: final threshold = max(theta_dynamic, theta_min)
+    fixed_threshold: float = 0.3  # used by method "fixed" (the hand-tuned baseline)
+    kmeans_k: int = 3  # clusters for kmeans / kmeans_mean_std
+    min_scores: int = 4  # fewer scores than this: no statistics, theta_min alone decides
+    # Skip the cut when one Gaussian explains the scores better than two (BIC): a frame of only
+    # confident detections keeps them all; theta_min alone removes a frame of only weak ones.
+    unimodal_guard: bool = True
+
+    def __post_init__(self) -> None:
+        _check(self.method in THRESHOLD_METHODS, f"unknown threshold.method {self.method!r}; use one of {THRESHOLD_METHODS}")
+        _unit("threshold.theta_min", self.theta_min)
+        _unit("threshold.fixed_threshold", self.fixed_threshold)
+        _check(self.kmeans_k >= 2, "threshold.kmeans_k must be >= 2")
+        _check(self.min_scores >= 2, "threshold.min_scores must be >= 2")
+
+
+@dataclass
+class RoiConfig:
+    """DBSCAN of detection boxes into regions of interest."""
+
+    # Distance between boxes = distance of their centres / frame diagonal.
+    eps: float = 0.1
+    min_samples: int = 1  # 1: every box belongs to a region (a lone box is its own region)
+    padding: float = 0.1  # each region grows by this fraction of its size on every side
+    max_rois: int = 8  # regions re-detected per frame, largest score mass first
+
+    def __post_init__(self) -> None:
+        _check(self.eps > 0, "roi.eps must be > 0")
+        _check(self.min_samples >= 1, "roi.min_samples must be >= 1")
+        _check(self.padding >= 0, "roi.padding must be >= 0")
+        _check(self.max_rois >= 0, "roi.max_rois must be >= 0")
+
+
+@dataclass
+class SlicingConfig:
+    """Sliced (SAHI-style) re-detection inside each region, and the verification it feeds."""
+
+    enabled: bool = True  # off: verification is skipped, the score threshold alone decides
+    slice_size: int = 512  # slice side in pixels of the original frame
+    overlap_ratio: float = 0.2  # overlap of neighbouring slices
+    include_full_roi: bool = True  # also detect on the whole region (as SAHI's standard pass)
+    verify_iou: float = 0.5  # theta_v: best IoU with a sliced prediction must exceed this
+    same_label: bool = True  # the sliced prediction must carry the same class
+
+    def __post_init__(self) -> None:
+        _check(self.slice_size >= 16, "slicing.slice_size must be >= 16 pixels")
+        _check(0.0 <= self.overlap_ratio < 1.0, "slicing.overlap_ratio must lie in [0, 1)")
+        _unit("slicing.verify_iou", self.verify_iou)
+
+
+@dataclass
+class PairingConfig:
+    """How detections and generated masks are paired."""
+
+    min_box_iou: float = 0.5  # a detection claims a proposal only above this box IoU
+    min_coverage: float = 0.8  # ... or when this fraction of the proposal lies in the box
+    box_prompt_fallback: bool = True  # unclaimed detections get a mask from their box prompt
+    keep_unlabelled: bool = False  # return unclaimed proposals as label "" instances
+
+    def __post_init__(self) -> None:
+        _unit("pairing.min_box_iou", self.min_box_iou)
+        _unit("pairing.min_coverage", self.min_coverage)
+
+
+@dataclass
+class SmartODConfig:
+    """All of SMART-OD; ``from_yaml`` reads ``config/smart_od.yaml``."""
+
+    amg: AmgConfig = field(default_factory=AmgConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+    threshold: ThresholdConfig = field(default_factory=ThresholdConfig)
+    roi: RoiConfig = field(default_factory=RoiConfig)
+    slicing: SlicingConfig = field(default_factory=SlicingConfig)
+    pairing: PairingConfig = field(default_factory=PairingConfig)
+    generate_masks: bool = True  # off: boxes only (no SAM 2 model needed)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> SmartODConfig:
+        """Nested sections or dotted keys (``{"amg.points_per_side": 16}``), unknown keys rejected."""
+        nested: dict[str, Any] = {}
+        for key, value in (data or {}).items():
+            head, _, tail = key.partition(".")
+            if tail:
+                nested.setdefault(head, {})[tail] = value
+            elif isinstance(value, dict):
+                nested.setdefault(head, {}).update(value)
+            else:
+                nested[head] = value
+        sections = {f.name: f for f in fields(cls)}
+        kwargs: dict[str, Any] = {}
+        for name, value in nested.items():
+            if name not in sections:
+                raise ConfigError(f"unknown SMART-OD parameter {name!r}; known: {sorted(sections)}")
+            section_type = sections[name].default_factory if isinstance(value, dict) else None
+            if section_type is None:
+                kwargs[name] = value
+                continue
+            known = {f.name for f in fields(section_type)}
+            unknown = sorted(set(value) - known)
+            if unknown:
+                raise ConfigError(f"unknown parameter(s) {unknown} in section {name!r}; known: {sorted(known)}")
+            kwargs[name] = section_type(**value)
+        return cls(**kwargs)
+
+    @classmethod
+    def from_yaml(cls, path: str | Path, node_name: str = "smart_od_node") -> SmartODConfig:
+        document = yaml.safe_load(Path(path).read_text()) or {}
+        try:
+            params = document[node_name]["ros__parameters"]
+        except (KeyError, TypeError) as exc:
+            raise ConfigError(f"{path}: no '{node_name}: ros__parameters:' section") from exc
+        return cls.from_dict(params)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)

@@ -1,0 +1,102 @@
+"""OWLv2 and Grounding DINO through transformers (5.x), on their own processors.
+
+Weights come from a local directory or a hub name (``from_pretrained``); the constructors also
+take a model and processor built in memory (the tests build tiny random ones). The image
+processors are the PIL ones: the default ones need torchvision, which CPU installs lack.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from sam2auto_ros.smart_od.detectors.base import DetectorBackend, DetectorError, RawDetections
+
+
+def _load(model_cls, processor_cls, image_processor_cls, name_or_path: str, device: str):
+    if not name_or_path:
+        raise DetectorError("detector.model is empty: give a local model directory or a hub name")
+    try:
+        model = model_cls.from_pretrained(name_or_path).to(device).eval()
+        image_processor = image_processor_cls.from_pretrained(name_or_path)
+        processor = processor_cls.from_pretrained(name_or_path, image_processor=image_processor)
+    except OSError as exc:
+        raise DetectorError(
+            f"cannot load detector weights from {name_or_path!r}: {exc}. Give a directory written by "
+            "save_pretrained, or a hub name on a machine that reaches the hub"
+        ) from exc
+    return model, processor
+
+
+class Owlv2Detector(DetectorBackend):
+    """OWLv2: one query per class name; the image is padded to a square at bottom/right."""
+
+    def __init__(self, model, processor, device: str = "cpu", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.model, self.processor, self.device = model.eval(), processor, device
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, device: str = "cpu", **kwargs) -> Owlv2Detector:
+        from transformers import Owlv2ForObjectDetection, Owlv2ImageProcessorPil, Owlv2Processor
+
+        model, processor = _load(Owlv2ForObjectDetection, Owlv2Processor, Owlv2ImageProcessorPil, name_or_path, device)
+        return cls(model, processor, device, **kwargs)
+
+    @torch.no_grad()
+    def _predict(self, image: np.ndarray, class_names: list[str]) -> RawDetections:
+        max_len = self.model.config.text_config.max_position_embeddings
+        inputs = self.processor(
+            text=[class_names], images=image, return_tensors="pt", padding="max_length", truncation=True, max_length=max_len
+        ).to(self.device)
+        outputs = self.model(**inputs)
+        side = max(image.shape[:2])  # boxes are relative to the padded square
+        result = self.processor.post_process_grounded_object_detection(outputs, threshold=-1.0, target_sizes=[(side, side)])[0]
+        return RawDetections(result["boxes"].cpu().numpy(), result["scores"].cpu().numpy(), result["labels"].cpu().numpy())
+
+
+class GroundingDinoDetector(DetectorBackend):
+    """Grounding DINO: class names joined into one prompt ("cat. red dog."); a query's score for
+    a class is its highest token probability over that class's tokens."""
+
+    def __init__(self, model, processor, device: str = "cpu", **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.model, self.processor, self.device = model.eval(), processor, device
+
+    @classmethod
+    def from_pretrained(cls, name_or_path: str, device: str = "cpu", **kwargs) -> GroundingDinoDetector:
+        from transformers import GroundingDinoForObjectDetection, GroundingDinoImageProcessorPil, GroundingDinoProcessor
+
+        model, processor = _load(
+            GroundingDinoForObjectDetection, GroundingDinoProcessor, GroundingDinoImageProcessorPil, name_or_path, device
+        )
+        return cls(model, processor, device, **kwargs)
+
+    def _class_token_spans(self, prompt: str, class_names: list[str], length: int) -> list[np.ndarray]:
+        encoded = self.processor.tokenizer(prompt, return_offsets_mapping=True)
+        offsets = np.asarray(encoded["offset_mapping"])[:length]
+        spans, start = [], 0
+        for name in class_names:
+            begin = prompt.index(name, start)
+            end = start = begin + len(name)
+            tokens = np.flatnonzero((offsets[:, 0] >= begin) & (offsets[:, 1] <= end) & (offsets[:, 1] > offsets[:, 0]))
+            if tokens.size == 0:
+                raise DetectorError(
+                    f"class {name!r} has no tokens inside the text encoder's {length} positions: use fewer or shorter class names"
+                )
+            spans.append(tokens)
+        return spans
+
+    @torch.no_grad()
+    def _predict(self, image: np.ndarray, class_names: list[str]) -> RawDetections:
+        prompt = " ".join(f"{name.lower()}." for name in class_names)
+        inputs = self.processor(images=image, text=prompt, return_tensors="pt", truncation=True).to(self.device)
+        outputs = self.model(**inputs)
+        height, width = image.shape[:2]
+        result = self.processor.post_process_grounded_object_detection(
+            outputs, inputs["input_ids"], threshold=-1.0, text_threshold=1.0, target_sizes=[(height, width)]
+        )[0]
+        length = int(inputs["input_ids"].shape[1])
+        probs = outputs.logits[0, :, :length].sigmoid().cpu().numpy()  # (queries, tokens)
+        spans = self._class_token_spans(prompt, [n.lower() for n in class_names], length)
+        class_scores = np.stack([probs[:, tokens].max(axis=1) for tokens in spans], axis=1)
+        return RawDetections(result["boxes"].cpu().numpy(), class_scores.max(axis=1), class_scores.argmax(axis=1))
