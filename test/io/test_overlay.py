@@ -4,12 +4,15 @@ import cv2
 import numpy as np
 import pytest
 
+from sam2auto_ros.core.instance import FrameInstances
 from sam2auto_ros.io.overlay import OverlayVideo, render_overlay, track_color
 from test.export.scene import H, W, track_frames
 
 
 def test_overlay_tints_masks_by_track_and_leaves_the_rest():
-    frame = track_frames()[0]
+    full = track_frames()[0]
+    # the two tracks only: captions sit above each box, so the disc centres stay caption-free
+    frame = FrameInstances(full.stamp_ns, H, W, full.instances[:2])
     rgb = np.zeros((H, W, 3), dtype=np.uint8)
     out = render_overlay(rgb, frame)
     assert out.shape == rgb.shape and not out is rgb and not rgb.any()
