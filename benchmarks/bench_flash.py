@@ -116,7 +116,7 @@ def bench_quality(args, config: FlashConfig) -> None:
             s = score(gt, outputs[name])
             rows[name].append(s)
             by_preset[(preset, name)].append(s)
-            line.append(f"{name.split()[0][:5]}{'/off' if 'offline' in name else ''} IDF1 {s['IDF1']:.3f} sw {s['IDSW']:3d}")
+            line.append(f"{name.split()[0][:5]}{'/off' if 'offline' in name else ''} IDF1 {s['IDF1']:.3f} sw {int(s['IDSW']):3d}")
         for k in ("reidentified", "reconditioned", "admitted", "lost", "duplicate_tracks_removed"):
             totals[k] += stats[k]
         print(" | ".join(line) + f" ({time.perf_counter() - t0:.1f} s)", file=sys.stderr, flush=True)

@@ -260,7 +260,7 @@ class FlashTracker:
         if not free:
             return [], []
         descriptors = [self._describe(frame, d.mask) for d in free]
-        occluded = [t for tid, t in self._tracks.items() if t.confirmed and not t.visible and tid not in frame.masks]
+        occluded = [t for tid, t in self._tracks.items() if not t.visible and tid not in frame.masks]
         lost = [e.track for e in self._gallery.entries()]
         candidates = occluded + lost
         cost = reid_cost(

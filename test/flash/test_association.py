@@ -1,0 +1,53 @@
+"""Association primitives: one-to-one matching, duplicate suppression, coverage and containment."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from sam2auto_ros.core.masks import RleMask
+from sam2auto_ros.flash.association import covered_fraction, inside_fraction, match, suppress_duplicates, union
+
+
+def _box(x0, y0, x1, y1, size=(40, 40)) -> RleMask:
+    m = np.zeros(size, bool)
+    m[y0:y1, x0:x1] = True
+    return RleMask.from_array(m)
+
+
+def test_match_is_one_to_one_and_maximises_total_similarity():
+    # greedy would give row 0 column 0 (0.9) and leave row 1 with nothing above the threshold
+    sim = np.array([[0.9, 0.8], [0.85, 0.1]])
+    result = match(sim, 0.5)
+    assert sorted(result.pairs) == [(0, 1), (1, 0)]
+    assert result.unmatched_rows == () and result.unmatched_cols == ()
+
+
+def test_pairs_below_threshold_never_match():
+    result = match(np.array([[0.49, 0.0], [0.0, 0.7]]), 0.5)
+    assert result.pairs == ((1, 1),) and result.unmatched_rows == (0,) and result.unmatched_cols == (0,)
+
+
+def test_match_handles_empty_sides_and_rejects_bad_shapes():
+    assert match(np.zeros((0, 3)), 0.5).unmatched_cols == (0, 1, 2)
+    assert match(np.zeros((2, 0)), 0.5).unmatched_rows == (0, 1)
+    with pytest.raises(ValueError, match="2-D"):
+        match(np.zeros(3), 0.5)
+
+
+def test_suppress_duplicates_keeps_the_strongest_of_each_object():
+    a, a_shifted, b = _box(0, 0, 10, 10), _box(1, 0, 11, 10), _box(20, 20, 30, 30)
+    assert suppress_duplicates([a, a_shifted, b], [0.5, 0.9, 0.7], 0.6) == [1, 2]
+    assert suppress_duplicates([], [], 0.6) == []
+
+
+def test_coverage_and_containment():
+    tracked = union([_box(0, 0, 10, 10), _box(20, 0, 30, 10)])
+    half_in = _box(5, 0, 15, 10)
+    far = _box(0, 30, 10, 40)
+    assert covered_fraction([half_in, far], tracked) == pytest.approx([0.5, 0.0])
+    assert covered_fraction([half_in], None) == pytest.approx([0.0])
+    small, big = _box(2, 2, 6, 6), _box(0, 0, 10, 10)
+    frac = inside_fraction([small, big], [big])
+    assert frac[:, 0] == pytest.approx([1.0, 1.0])
+    assert inside_fraction([big], [small])[0, 0] == pytest.approx(16 / 100)
