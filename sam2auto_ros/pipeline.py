@@ -187,8 +187,13 @@ class Pipeline:
         seed: int = 0,
         flash_config: FlashConfig | None = None,
         detect_every: int = 1,
+        smart_od_config: str | None = None,
     ) -> Pipeline:
-        """The real models where their weights are present, the embedded default where not."""
+        """The real models where their weights are present, the embedded default where not.
+
+        ``smart_od_config`` is SMART-OD's parameter file (config/smart_od.yaml layout); it names
+        the open-vocabulary detector's model, without which "auto" uses the sim noise model.
+        """
         if backend not in BACKENDS:
             raise PipelineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         if detector not in DETECTORS:
@@ -196,7 +201,7 @@ class Pipeline:
         propagator, model_name = _make_propagator(backend, model, models_dir, checkpoint, image_size, device)
         sam2_params = {"model": model, "checkpoint": checkpoint or "", "models_dir": models_dir or "", "device": device,
                        "image_size": image_size or 0, "torch_threads": 0}
-        det = _make_detector(detector, classes, seed, sam2_params)
+        det = _make_detector(detector, classes, seed, {**sam2_params, "smart_od_config": smart_od_config or ""})
         return cls(det, propagator, classes, flash_config, model_name, detect_every)
 
     def describe(self) -> dict[str, Any]:
@@ -296,10 +301,10 @@ def _make_propagator(
     return OpticalFlowPropagator(), ""
 
 
-def _make_detector(kind: str, classes: Sequence[str], seed: int, sam2_params: dict[str, Any]) -> Detector:
+def _make_detector(kind: str, classes: Sequence[str], seed: int, params: dict[str, Any]) -> Detector:
     if kind in ("auto", "smart-od"):
         try:
-            return SmartOdDetector.build(classes, sam2_params)
+            return SmartOdDetector.build(classes, params)
         except PipelineError as exc:
             if kind == "smart-od":
                 raise
@@ -319,14 +324,14 @@ class SmartOdDetector:
             smart_od.set_classes(list(classes))
 
     @classmethod
-    def build(cls, classes: Sequence[str], sam2_params: dict[str, Any]) -> SmartOdDetector:
+    def build(cls, classes: Sequence[str], params: dict[str, Any]) -> SmartOdDetector:
         """SMART-OD with its weights, or ``PipelineError`` saying why it cannot be built here."""
         try:
             from sam2auto_ros.smart_od.pipeline import SmartOD  # type: ignore[import-not-found]
         except ImportError as exc:
             raise PipelineError(f"SMART-OD is not available in this installation ({exc})") from None
         try:
-            smart_od = SmartOD.from_params({"classes": list(classes), "smart_od_config": "", **sam2_params})
+            smart_od = SmartOD.from_params({"classes": list(classes), **params})
         except (OSError, ValueError, RuntimeError) as exc:
             raise PipelineError(f"SMART-OD cannot be built (no detector weights?): {exc}") from None
         return cls(smart_od, classes)

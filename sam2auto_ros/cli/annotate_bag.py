@@ -37,6 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--models-dir", help="extra folder searched for model files")
     parser.add_argument("--image-size", type=int, help="SAM 2 input side in pixels (default: the model's)")
     parser.add_argument("--device", default="cpu", help="torch device")
+    parser.add_argument("--smart-od-config", help="SMART-OD parameter file (config/smart_od.yaml layout: detector model...)")
     parser.add_argument("--truth-topic", help="ground truth for the weight-free detector (default: .../ground_truth)")
     parser.add_argument("--detect-every", type=int, default=1, metavar="N", help="run the detector on every N-th frame")
     parser.add_argument("--online", action="store_true", help="track as the live graph does (no hindsight)")
@@ -50,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
         pipeline = Pipeline.create(
             args.classes, backend=args.backend, detector=args.detector, model=args.model, models_dir=args.models_dir,
             checkpoint=args.checkpoint, image_size=args.image_size, device=args.device, seed=args.seed,
-            detect_every=args.detect_every,
+            detect_every=args.detect_every, smart_od_config=args.smart_od_config,
         )
         report = annotate_bag(
             args.input, args.output, pipeline, topic=args.topic, truth_topic=args.truth_topic, storage=args.storage,
