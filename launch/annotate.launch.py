@@ -56,8 +56,9 @@ def generate_launch_description():
         *(DeclareLaunchArgument(name, default_value=default, description=text) for name, default, text in ARGUMENTS),
         Node(
             package="sam2auto_ros", executable="smart_od_node", name="smart_od_node", namespace=arg("namespace"),
-            parameters=[file_params("smart_od.yaml", "smart_od_node"), file_params("annotate.yaml", "smart_od_node"),
-                        {**common, **backend, "detector": arg("detector"), "classes": arg("classes")}],
+            parameters=[file_params("annotate.yaml", "smart_od_node"),
+                        {**common, **backend, "detector": arg("detector"), "classes": arg("classes"),
+                         "smart_od_config": str(CONFIG / "smart_od.yaml") if (CONFIG / "smart_od.yaml").is_file() else ""}],
             remappings=image_remaps, output="screen",
         ),
         Node(

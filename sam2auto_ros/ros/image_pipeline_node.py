@@ -66,6 +66,10 @@ class ImagePipelineNode(ManagedNode):
         self._last_stamp_ns: int | None = None
         self._last_size: tuple[int, int] | None = None
 
+    def on_configure(self, state: Any) -> Any:
+        self._last_stamp_ns, self._last_size = None, None  # a fresh core object starts a fresh sequence
+        return super().on_configure(state)
+
     # -- wiring -------------------------------------------------------------------------------
     def wire(self) -> None:
         self.mailbox.reopen()

@@ -72,6 +72,7 @@ class ManagedNode(LifecycleNode):
     def _on_set_parameters(self, changes: list) -> SetParametersResult:
         for change in changes:
             reason = P.check_change(self._specs.get(change.name), change.name, change.value, self.configured)
+            reason = reason or self.check_parameter(change.name, change.value)
             if reason:
                 self.get_logger().warning(f"parameter change refused: {reason}")
                 return SetParametersResult(successful=False, reason=reason)
@@ -80,6 +81,10 @@ class ManagedNode(LifecycleNode):
             if spec is not None and spec.when == P.RUNTIME:
                 self.on_runtime_parameter(change.name, change.value)
         return SetParametersResult(successful=True)
+
+    def check_parameter(self, name: str, value: Any) -> str | None:
+        """Why ``value`` is not acceptable for ``name`` (node-specific checks), or None."""
+        return None
 
     def on_runtime_parameter(self, name: str, value: Any) -> None:
         """A runtime parameter changed; apply it (thread-safely) on the next frame."""

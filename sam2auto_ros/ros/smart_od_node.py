@@ -44,7 +44,8 @@ class SmartOdNode(ImagePipelineNode):
         *IMAGE_PARAMS,
         ParamSpec("detector", "sim-noise", "Detection backend.", choices=DETECTORS),
         ParamSpec("classes", list(CLASS_NAMES), "Class names to detect (the open vocabulary).", when=RUNTIME),
-        ParamSpec("smart_od_config", "", "SMART-OD parameter file (config/smart_od.yaml layout); empty: defaults."),
+        ParamSpec("smart_od_config", "", "SMART-OD parameter file (config/smart_od.yaml: `smart_od_node: "
+                  "ros__parameters:` with its amg/detector/threshold/roi/slicing/pairing sections); empty: defaults."),
         *SAM2_PARAMS,
         ParamSpec("sim_noise", "mild", "sim-noise: detector noise preset.", choices=tuple(NOISE_PRESETS)),
         ParamSpec("sim_seed", 0, "sim-noise: seed of the noise draws.", low=0, high=2**31 - 1),
@@ -89,6 +90,11 @@ class SmartOdNode(ImagePipelineNode):
     def new_sequence(self) -> None:
         if isinstance(self.detector, NoisyDetector):
             self.detector.reset()
+
+    def check_parameter(self, name: str, value: Any) -> str | None:
+        if name == "classes" and (not value or any(not str(v).strip() for v in value)):
+            return "classes must be a non-empty list of non-empty class names"
+        return None
 
     def on_runtime_parameter(self, name: str, value: Any) -> None:
         if name == "classes":
@@ -153,23 +159,25 @@ class _SmartOdAdapter:
 
     def __init__(self, pipeline: Any) -> None:
         self.pipeline = pipeline
+        self.classes: tuple[str, ...] = tuple(pipeline.class_names)
 
     def detect(self, rgb: Any, classes: tuple[str, ...]) -> tuple:
-        self.pipeline.set_classes(list(classes))
+        if classes != self.classes:
+            self.pipeline.set_classes(list(classes))
+            self.classes = classes
         return tuple(self.pipeline.detect(rgb).instances)
 
 
 def _build_smart_od(params: dict[str, Any]) -> tuple[Any, str]:
     set_torch_threads(params["torch_threads"])
-    try:
-        from sam2auto_ros.smart_od.pipeline import SmartOD  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise ConfigureError(f"the SMART-OD pipeline is not available in this installation ({exc}); use detector:=sim-noise") from None
+    from sam2auto_ros.smart_od.pipeline import SmartOD
+
     try:
         pipeline = SmartOD.from_params(params)
-    except (OSError, ValueError, RuntimeError) as exc:
+    except (ImportError, OSError, ValueError, RuntimeError) as exc:
         raise ConfigureError(f"SMART-OD not built: {exc}") from None
-    return _SmartOdAdapter(pipeline), f"SMART-OD with SAM 2 {params['model']}"
+    config = params["smart_od_config"] or "built-in defaults"
+    return _SmartOdAdapter(pipeline), f"SMART-OD ({config}) with SAM 2 {params['model']}"
 
 
 def main(args: list[str] | None = None) -> int:

@@ -67,6 +67,9 @@ def test_lifecycle_and_runtime_classes(probe, nodes, ros_env, tmp_path):
     assert probe.spin_until(lambda: len(dets) >= n + 5, 30, tuple(nodes))
     assert _labels(dets[n:]) == {keep}
 
+    result = probe.set_params(node, classes=[""])[0]
+    assert not result.successful and "non-empty" in result.reason
+
     # configure-time parameters are refused while configured, with the reason
     result = probe.set_params(node, detector="smart-od")[0]
     assert not result.successful and "configure" in result.reason
@@ -93,6 +96,12 @@ def test_missing_model_file_at_configure_keeps_node_alive(probe, nodes, ros_env,
     assert status["_level"] == b"\x02" and str(missing) in status["_message"]  # ERROR, naming the file
     assert "configure failed" in flash.log() and str(missing) in flash.log() and "sam2auto models download" in flash.log()
     assert flash.alive()
+
+    # the same for SMART-OD without detector weights
+    smart = NodeProcess("smart_od_node", ros_env, tmp_path, {"autostart": True, "detector": "smart-od"})
+    nodes.append(smart)
+    assert probe.spin_until(lambda: probe.status(f"{NS}/smart_od_node").get("_level") == b"\x02", 60, (smart,)), smart.log()
+    assert "SMART-OD not built" in probe.status(f"{NS}/smart_od_node")["_message"] and smart.alive()
 
     # fix the parameter (allowed while unconfigured), configure again, and it runs
     assert all(r.successful for r in probe.set_params(node, propagator="flow-fallback"))
