@@ -10,6 +10,7 @@ like ``ros2 bag record``.
 
 from __future__ import annotations
 
+import importlib
 import time
 from pathlib import Path
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
+from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import STORAGES, BagError
 from sam2auto_ros.io.recorder import BagRecorder
 from sam2auto_ros.msg import InstanceMaskArray
@@ -39,6 +41,8 @@ class RecorderNode(ManagedNode):
         ParamSpec("detections_topic", "detections", "SMART-OD detections (InstanceMaskArray); empty: not recorded."),
         ParamSpec("tracks_topic", "tracks", "FLASH tracks (InstanceMaskArray); empty: not recorded."),
         ParamSpec("overlay_topic", "", "Overlay image topic; empty (default): not recorded."),
+        ParamSpec("extra_topics", [""], "More topics to record, each `name:package/msg/Type` "
+                  "(e.g. `camera_info:sensor_msgs/msg/CameraInfo`, `ground_truth:sam2auto_ros/msg/InstanceMaskArray`)."),
         ParamSpec("split_size_mb", 0.0, "Start a new bag file after this many MB; 0: never.", low=0.0, high=1e6),
         ParamSpec("split_duration_s", 0.0, "Start a new bag file after this many seconds; 0: never.", low=0.0, high=1e7),
         ParamSpec("flush_period_s", 1.0, "Seconds between flushes: the most a killed recorder loses.", low=0.05, high=600.0),
@@ -53,9 +57,11 @@ class RecorderNode(ManagedNode):
         self.recorder: BagRecorder | None = None
         self._subs: list = []
         self._flush_timer = None
+        self._extra: list[tuple[str, type, str]] = []
         self.write_errors = 0
 
     def build(self, params: dict[str, Any]) -> None:
+        self._extra = [_parse_extra(item) for item in params["extra_topics"] if item]
         path = params["bag_path"] or f"recordings/sam2auto_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}"
         if Path(path).exists():
             raise ConfigureError(f"bag_path {path} already exists; choose a new path (a bag is never overwritten)")
@@ -86,10 +92,11 @@ class RecorderNode(ManagedNode):
         topics += [(p[name], InstanceMaskArray) for name in ("detections_topic", "tracks_topic") if p[name]]
         if p["overlay_topic"]:
             topics.append((p["overlay_topic"], Image))
-        for topic, cls in topics:
+        typed = [(topic, cls, MSGTYPES[cls]) for topic, cls in topics] + self._extra
+        for topic, cls, msgtype in typed:
             name = self.resolve_topic_name(topic)
-            self._subs.append(self.create_subscription(cls, name, self._callback_for(name, MSGTYPES[cls]), qos, raw=True))
-            self.get_logger().info(f"recording {name} ({MSGTYPES[cls]})")
+            self._subs.append(self.create_subscription(cls, name, self._callback_for(name, msgtype), qos, raw=True))
+            self.get_logger().info(f"recording {name} ({msgtype})")
 
     def _callback_for(self, topic: str, msgtype: str):
         def record(raw: bytes) -> None:
@@ -129,6 +136,21 @@ class RecorderNode(ManagedNode):
         if rec is None:
             return {}
         return {"bag": str(rec.path), "messages": rec.message_count, "files": len(rec.files) + 1, "flushes": rec.flush_count, "write_errors": self.write_errors}
+
+
+def _parse_extra(item: str) -> tuple[str, type, str]:
+    """``name:package/msg/Type`` -> (topic, message class, type name); ConfigureError when unusable."""
+    topic, sep, msgtype = item.rpartition(":")
+    parts = msgtype.split("/")
+    if not sep or not topic or len(parts) != 3 or parts[1] != "msg":
+        raise ConfigureError(f"extra_topics entry {item!r} is not `name:package/msg/Type`")
+    if msgtype not in msg_types.typestore().types:
+        raise ConfigureError(f"extra_topics: {msgtype} is not a message type the bag writer knows")
+    try:
+        cls = getattr(importlib.import_module(f"{parts[0]}.msg"), parts[2])
+    except (ImportError, AttributeError) as exc:
+        raise ConfigureError(f"extra_topics: cannot import {msgtype} in this ROS installation ({exc})") from None
+    return topic, cls, msgtype
 
 
 def main(args: list[str] | None = None) -> int:

@@ -180,3 +180,49 @@ def test_configure_refuses_an_existing_bag_and_stays_alive(rclpy_context, tmp_pa
         assert not (tmp_path / "fresh" / ".open").exists()  # cleanup finishes the bag
     finally:
         node.destroy_node()
+
+
+@pytest.mark.slow
+def test_live_sim_camera_recorded_then_annotated_offline(ros_env, tmp_path):
+    """The whole chain with real nodes: sim_camera_node -> recorder_node (image + ground truth) ->
+    annotate-bag offline. Every recorded message reaches the labelled bag unchanged."""
+    from sam2auto_ros.annotate_bag import annotate_bag, output_topics
+    from sam2auto_ros.io.instance_msgs import frame_from_msg
+    from sam2auto_ros.sim import CLASS_NAMES
+    from test.test_annotate_bag import idf1
+
+    ns, frames = "/chain", 30
+    bag = tmp_path / "live"
+    recorder = subprocess.Popen(
+        [sys.executable, "-m", "sam2auto_ros.ros.recorder_node", "--ros-args", "-r", f"__ns:={ns}",
+         "-p", "autostart:=true", "-p", f"bag_path:={bag}", "-p", "detections_topic:=''", "-p", "tracks_topic:=''",
+         "-p", "extra_topics:=['ground_truth:sam2auto_ros/msg/InstanceMaskArray']"],
+        cwd=ROOT, env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    camera = subprocess.Popen(
+        [sys.executable, "-m", "sam2auto_ros.ros.sim_camera_node", "--ros-args", "-r", f"__ns:={ns}",
+         "-p", "autostart:=true", "-p", "scene:=crossing", "-p", "seed:=3", "-p", "width:=128", "-p", "height:=96",
+         "-p", f"n_frames:={frames}", "-p", "fps:=15.0", "-p", "wait_for_subscribers:=1"],
+        cwd=ROOT, env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + frames / 15 + 8  # the scene's length plus start-up and delivery
+        while time.monotonic() < deadline:
+            assert camera.poll() is None and recorder.poll() is None, "a node exited early"
+            time.sleep(0.25)
+    finally:
+        camera.send_signal(signal.SIGINT)
+        recorder.send_signal(signal.SIGINT)
+        cam_out, _ = camera.communicate(timeout=60)
+        rec_out, _ = recorder.communicate(timeout=60)
+    assert recorder.returncode == 0, rec_out
+    recorded = list(read_messages(bag))
+    counts = {t: sum(1 for m in recorded if m.topic == t) for t in (f"{ns}/image", f"{ns}/ground_truth")}
+    assert counts == {f"{ns}/image": frames, f"{ns}/ground_truth": frames}, (counts, cam_out[-2000:])
+    out = tmp_path / "labelled"
+    annotate_bag(bag, out, classes=CLASS_NAMES, progress=False)
+    topics = output_topics()
+    labelled = list(read_messages(out))
+    assert [m.rawdata for m in labelled if m.topic not in topics.values()] == [m.rawdata for m in recorded]
+    tracks = [frame_from_msg(m.decode()) for m in labelled if m.topic == topics["tracks"]]
+    truth = [frame_from_msg(m.decode()) for m in recorded if m.topic == f"{ns}/ground_truth"]
+    assert len(tracks) == frames
+    assert idf1(tracks, truth) > 0.8
