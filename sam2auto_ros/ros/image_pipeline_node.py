@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import threading
 import time
+import traceback
 from typing import Any
 
 from rclpy.event_handler import SubscriptionEventCallbacks
@@ -127,8 +128,6 @@ class ImagePipelineNode(ManagedNode):
                 self._handle(*item)
             except Exception as exc:  # keep the node alive; the error is logged and counted
                 self.reject("processing_error", f"{type(exc).__name__}: {exc}")
-                import traceback
-
                 self.get_logger().error(traceback.format_exc())
 
     def idle(self) -> None:
