@@ -9,8 +9,9 @@ scenes' per-pixel truth (mask IoU: HOTA, DetA, AssA, IDF1, IDSW, MOTA, J&F, mask
 ``sam2auto eval dir GT_DIR PRED_DIR`` scores predictions on disk: one ``<name>.txt`` per sequence
 in MOTChallenge box format (``frame,id,x,y,w,h,conf,...``; ground truth may also use the
 MOTChallenge layout ``<name>/gt/gt.txt``) or MOTS format, or one ``<name>.json`` in YouTube-VIS
-format (predictions may be the official results list); MOTS and YouTube-VIS are what
-``sam2auto dataset export`` writes. MOT is scored by box IoU, MOTS and YouTube-VIS by mask IoU.
+format (predictions may be the official results list), or one ``<name>/`` folder of DAVIS-style
+indexed PNGs; MOTS and YouTube-VIS are what ``sam2auto dataset export`` writes. MOT is scored by
+box IoU, the others by mask IoU.
 """
 
 from __future__ import annotations
@@ -66,8 +67,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                      help="detector noise preset (default benchmark: 30%% misses in gaps <= 15 frames, 5%% FPs)")
     sim.set_defaults(func=run_sim)
     files = sub.add_parser("dir", help="score prediction files against ground-truth files")
-    files.add_argument("gt_dir", type=Path, help="ground truth: <name>.txt, <name>/gt/gt.txt or <name>.json")
-    files.add_argument("pred_dir", type=Path, help="predictions: <name>.txt or <name>.json per ground-truth file")
+    files.add_argument("gt_dir", type=Path, help="ground truth: <name>.txt, <name>/gt/gt.txt, <name>.json or <name>/*.png")
+    files.add_argument("pred_dir", type=Path, help="predictions: <name>.txt, <name>.json or <name>/ per ground-truth sequence")
     files.add_argument("--format", choices=FORMATS, default="auto", help="file format (default: sniffed)")
     files.add_argument("--gt-min-confidence", type=float, help="drop ground-truth rows below this confidence "
                        "(MOTChallenge marks rows to ignore with 0; default keeps all)")

@@ -4,9 +4,11 @@ Supported: MOTChallenge box txt (``frame,id,x,y,w,h,conf,...``; a sequence is ``
 the MOTChallenge layout ``<name>/gt/gt.txt`` with an optional ``seqinfo.ini``), MOTS txt
 (``frame id class_id height width rle``) and YouTube-VIS json (``<name>.json``: ground truth with
 ``videos``/``annotations``/``categories``, predictions in the same form or as the official
-results list; each video is one sequence, ``<name>/<video>``). Frames are numbered from 1 in the
-txt formats, as MOTChallenge does. The MOTS and YouTube-VIS files are what ``sam2auto dataset
-export`` writes. DAVIS PNG folders are not read.
+results list; each video is one sequence, ``<name>/<video>``) and DAVIS-style PNG folders
+(``<name>/<frame>.png``, one indexed PNG per frame whose pixel values are object ids: 0 background,
+255 void/ignored; sorted file names give the frame order). Frames are numbered from 1 in the txt
+formats, as MOTChallenge does. The MOTS and YouTube-VIS files are what ``sam2auto dataset
+export`` writes.
 """
 
 from __future__ import annotations
@@ -21,7 +23,8 @@ from sam2auto_ros.core import FrameInstances, Instance, InstanceStatus, RleMask
 from sam2auto_ros.core.masks import MaskCodecError
 from sam2auto_ros.eval.sequences import EvalError, frames_from_mapping
 
-FORMATS = ("auto", "mot", "mots", "ytvis")
+FORMATS = ("auto", "mot", "mots", "ytvis", "davis")
+_DAVIS_VOID = 255
 _MOTS_ID_FACTOR = 1000
 
 
@@ -126,6 +129,46 @@ def read_ytvis(path: str | Path, reference: dict | None = None) -> dict[str, lis
     return out
 
 
+def read_davis(folder: str | Path) -> list[FrameInstances]:
+    """One DAVIS-style sequence folder of indexed PNGs; every object gets the label "object"."""
+    from PIL import Image
+
+    folder = Path(folder)
+    paths = sorted(folder.glob("*.png"))
+    if not paths:
+        raise EvalError(f"{folder}: no PNG masks")
+    frames = []
+    for n, path in enumerate(paths):
+        try:
+            with Image.open(path) as image:
+                ids = np.asarray(image)
+        except OSError as exc:
+            raise EvalError(f"{path}: not a readable PNG: {exc}") from exc
+        if ids.ndim != 2:
+            raise EvalError(f"{path}: expected an indexed (palette) or grey PNG of object ids, got shape {ids.shape}")
+        instances = tuple(
+            Instance.from_mask_array(ids == value, label="object", score=1.0, track_id=int(value),
+                                     status=InstanceStatus.CONFIRMED)
+            for value in np.unique(ids) if value not in (0, _DAVIS_VOID)
+        )
+        frames.append(FrameInstances(0, ids.shape[0], ids.shape[1], instances, frame_index=n))
+    return frames
+
+
+def _davis_pairs(gt_dir: Path, pred_dir: Path) -> dict[str, tuple[list[FrameInstances], list[FrameInstances]]]:
+    pairs = {}
+    for folder in sorted(d for d in gt_dir.iterdir() if d.is_dir() and any(d.glob("*.png"))):
+        if not (pred_dir / folder.name).is_dir():
+            raise EvalError(f"no predictions for {folder.name} in {pred_dir} (expected a folder of PNGs)")
+        gt, pred = read_davis(folder), read_davis(pred_dir / folder.name)
+        if len(gt) != len(pred):
+            raise EvalError(f"{folder.name}: {len(gt)} ground-truth masks but {len(pred)} predicted ones")
+        pairs[folder.name] = (gt, pred)
+    if not pairs:
+        raise EvalError(f"no folders of PNG masks in {gt_dir}")
+    return pairs
+
+
 def _ytvis_pairs(gt_dir: Path, pred_dir: Path) -> dict[str, tuple[list[FrameInstances], list[FrameInstances]]]:
     pairs = {}
     for gt_path in sorted(gt_dir.glob("*.json")):
@@ -179,8 +222,9 @@ def _seqinfo(path: Path | None) -> tuple[int | None, tuple[int, int]]:
 def read_sequence_dirs(
     gt_dir: str | Path, pred_dir: str | Path, fmt: str = "auto", gt_min_confidence: float | None = None
 ) -> tuple[dict[str, tuple[list[FrameInstances], list[FrameInstances]]], str]:
-    """Pair every ground-truth sequence with ``pred_dir/<name>.txt`` (``.json`` for YouTube-VIS);
-    returns the pairs and the similarity they support ("box" for MOT, "mask" for MOTS/YouTube-VIS)."""
+    """Pair every ground-truth sequence with ``pred_dir/<name>.txt`` (``.json`` for YouTube-VIS, a
+    folder for DAVIS); returns the pairs and the similarity they support ("box" for MOT, "mask"
+    for the others)."""
     gt_dir, pred_dir = Path(gt_dir), Path(pred_dir)
     for d in (gt_dir, pred_dir):
         if not d.is_dir():
@@ -189,6 +233,8 @@ def read_sequence_dirs(
         raise EvalError(f"format must be one of {FORMATS}, got {fmt!r}")
     if fmt == "ytvis" or (fmt == "auto" and any(gt_dir.glob("*.json")) and not any(gt_dir.glob("*.txt"))):
         return _ytvis_pairs(gt_dir, pred_dir), "mask"
+    if fmt == "davis" or (fmt == "auto" and any(gt_dir.glob("*/*.png"))):
+        return _davis_pairs(gt_dir, pred_dir), "mask"
     sources = _gt_files(gt_dir)
     if not sources:
         raise EvalError(f"no sequences in {gt_dir}: expected <name>.txt or <name>/gt/gt.txt")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+import numpy as np
 import pytest
 
 from sam2auto_ros.eval import EvalError, evaluate, read_mot, read_sequence_dirs
@@ -93,3 +94,25 @@ def test_youtube_vis_json_round_trip(truth, tmp_path):
     missing = sum(1 for n, f in enumerate(truth) if n % 3 == 0 and len(f))
     assert row["FN"] == missing and row["FP"] == 0 and row["IDSW"] == 0
     assert pred[1].instances[0].label == truth[1].instances[0].label  # labels resolved through the gt table
+
+
+def test_davis_png_folders(tmp_path):
+    from PIL import Image
+
+    frames = list(make_scene("crossing", seed=1, n_frames=12).frames())
+    palette = [v for i in range(256) for v in (i * 37 % 256, i * 91 % 256, i * 53 % 256)]
+    for root, shift in (("gt", 0), ("pred", 10)):
+        folder = tmp_path / root / "crossing"
+        folder.mkdir(parents=True)
+        for frame in frames:
+            ids = np.where(frame.id_map > 0, frame.id_map + shift, 0).astype(np.uint8)
+            ids[:2, :2] = 255  # void pixels are ignored
+            image = Image.fromarray(ids)  # grey; the palette below makes it an indexed PNG
+            image.putpalette(palette)
+            image.save(folder / f"{frame.index:05d}.png")
+    pairs, similarity = read_sequence_dirs(tmp_path / "gt", tmp_path / "pred")
+    assert similarity == "mask" and list(pairs) == ["crossing"]
+    gt, _ = pairs["crossing"]
+    assert [sorted(i.track_id for i in f.instances) for f in gt] == [sorted(i.track_id for i in f.gt.instances) for f in frames]
+    row = evaluate(pairs, similarity).combined
+    assert row["HOTA"] == pytest.approx(1.0) and row["J&F"] == pytest.approx(1.0)  # ids differ, identities do not
