@@ -15,17 +15,21 @@ from sam2auto_ros.ros.managed_node import ConfigureError
 from sam2auto_ros.ros.params import ParamSpec
 
 PROPAGATORS = ("flow-fallback", "sam2", "onnx")
+DEFAULT_GPU_PROVIDERS = ("TensorrtExecutionProvider", "CUDAExecutionProvider", "CPUExecutionProvider")
 
 PROPAGATOR_PARAMS = (
     ParamSpec("propagator", "flow-fallback", "Mask propagation backend: sam2 (torch), onnx (onnxruntime) or the "
               "weight-free optical-flow fallback.", choices=PROPAGATORS),
     ParamSpec("model", "sam2.1_hiera_tiny", "SAM 2 registry model name (sam2/onnx backends)."),
-    ParamSpec("checkpoint", "", "SAM 2 checkpoint file (sam2) or exported ONNX folder (onnx); empty: look up the "
-              "model in $SAM2AUTO_MODELS_DIR, models_dir, then the repository's models/."),
+    ParamSpec("checkpoint", "", "SAM 2 checkpoint file; empty: look up the model in $SAM2AUTO_MODELS_DIR, "
+              "models_dir, then the repository's models/ (onnx: used to verify the graphs' checkpoint hash)."),
+    ParamSpec("onnx_dir", "", "Folder of the exported SAM 2 ONNX graphs (onnx); empty: models/onnx/<model>-<size>-fp32 "
+              "as `sam2auto export` writes it."),
     ParamSpec("models_dir", "", "Extra folder searched for model files."),
-    ParamSpec("device", "cpu", "Torch device (cpu, cuda, cuda:0) or onnxruntime provider hint."),
+    ParamSpec("device", "cpu", "Torch device (cpu, cuda, cuda:0); for onnx, anything but cpu tries TensorRT, "
+              "then CUDA, then CPU."),
     ParamSpec("image_size", 0, "SAM 2 input side in pixels; 0 keeps the model's own (1024).", low=0, high=4096),
-    ParamSpec("torch_threads", 0, "Torch intra-op threads; 0 leaves the library default.", low=0, high=256),
+    ParamSpec("torch_threads", 0, "Torch (or onnxruntime) intra-op threads; 0 leaves the library default.", low=0, high=256),
 )
 
 
@@ -62,17 +66,15 @@ def make_propagator(params: dict[str, Any]) -> tuple[Propagator, str]:
 
 
 def _onnx_propagator(params: dict[str, Any]) -> tuple[Propagator, str]:
+    """The streaming engine on SAM 2's exported graphs in onnxruntime (providers by ``device``)."""
+    from sam2auto_ros.onnx.backend import build_parts
+    from sam2auto_ros.sam2.engine import Sam2StreamEngine
+
+    providers = ("CPUExecutionProvider",) if params["device"] == "cpu" else DEFAULT_GPU_PROVIDERS
     try:
-        from sam2auto_ros.onnx.engine import OnnxSam2Engine  # type: ignore[import-not-found]
-    except ImportError as exc:
-        raise ConfigureError(f"the onnx propagator is not available in this installation ({exc}); use propagator:=sam2 "
-                             "or propagator:=flow-fallback") from None
-    folder = params["checkpoint"] or params["models_dir"]
-    if not folder:
-        raise ConfigureError("propagator:=onnx needs checkpoint:=<folder of exported SAM 2 ONNX files> "
-                             "(export with `sam2auto export-onnx`)")
-    try:
-        engine = OnnxSam2Engine.from_folder(folder, providers=params["device"])
+        parts = build_parts("onnx", params["model"], params["image_size"] or None, checkpoint=params["checkpoint"] or None,
+                            models_dir=params["models_dir"] or None, onnx_dir=params["onnx_dir"] or None,
+                            providers=providers, threads=params["torch_threads"] or None)
     except (OSError, ValueError, RuntimeError) as exc:
-        raise ConfigureError(f"ONNX SAM 2 model not loaded from {folder}: {exc}") from None
-    return engine, f"onnx {folder}"
+        raise ConfigureError(f"ONNX SAM 2 graphs not loaded: {exc}") from None
+    return Sam2StreamEngine(parts, name="sam2-onnx"), f"{params['model']} on onnxruntime ({params['onnx_dir'] or 'models/onnx'})"

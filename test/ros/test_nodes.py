@@ -97,7 +97,12 @@ def test_missing_model_file_at_configure_keeps_node_alive(probe, nodes, ros_env,
     assert "configure failed" in flash.log() and str(missing) in flash.log() and "sam2auto models download" in flash.log()
     assert flash.alive()
 
-    # the same for SMART-OD without detector weights
+    # the same for missing ONNX graphs and for SMART-OD without detector weights
+    onnx = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "propagator": "onnx",
+                                                         "onnx_dir": str(tmp_path / "no_graphs")}, namespace="/o")
+    nodes.append(onnx)
+    assert probe.spin_until(lambda: probe.status("/o/flash_node").get("_level") == b"\x02", 60, (onnx,)), onnx.log()
+    assert "no exported SAM 2 graphs" in probe.status("/o/flash_node")["_message"] and onnx.alive()
     smart = NodeProcess("smart_od_node", ros_env, tmp_path, {"autostart": True, "detector": "smart-od"})
     nodes.append(smart)
     assert probe.spin_until(lambda: probe.status(f"{NS}/smart_od_node").get("_level") == b"\x02", 60, (smart,)), smart.log()
