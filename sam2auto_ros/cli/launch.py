@@ -23,8 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--loopback", action="store_true",
                         help="confine DDS to this machine (ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST) for every node")
     parser.add_argument("--domain-id", type=int, default=None, help="ROS_DOMAIN_ID for every node (with --loopback)")
-    parser.add_argument("target", nargs="+", metavar="[sam2auto_ros] FILE [name:=value ...]",
-                        help="launch file (path or name in the package's launch folder) and its arguments")
+    parser.add_argument("target", nargs="+", metavar="ARG",
+                        help="[sam2auto_ros] FILE [name:=value ...]: the launch file (a path, or a name in the "
+                             "package's launch folder) and its launch arguments")
     parser.set_defaults(func=run)
 
 
