@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
 import numpy as np
 
@@ -98,7 +99,33 @@ class SmartOD:
                 raise SmartODError("generate_masks is on but no SAM 2 model was given: pass sam_model= or set generate_masks: false")
             self.mask_generator = MaskGenerator(sam_model, self.config.amg, encoder)
 
-    def set_class_names(self, class_names: Sequence[str]) -> None:
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> SmartOD:
+        """Build from node/pipeline parameters: ``smart_od_config`` (YAML path or ""), ``classes``,
+        and the SAM 2 model selection (``model``, ``checkpoint``, ``models_dir``, ``device``,
+        ``image_size``) resolved by the engine's registry."""
+        path = params.get("smart_od_config") or ""
+        config = SmartODConfig.from_yaml(path) if path else SmartODConfig()
+        if params.get("classes"):
+            config.detector.class_names = list(params["classes"])
+        detector = build_detector(config.detector)  # fails fast (no weights) before SAM 2 loads
+        if not config.generate_masks:
+            return cls(config, detector)
+        from sam2auto_ros.sam2.image import encode_frame
+        from sam2auto_ros.sam2.loading import build_model
+        from sam2auto_ros.sam2.parts import TorchSam2Parts
+
+        model = build_model(
+            params.get("model") or "sam2.1_hiera_tiny",
+            params.get("checkpoint") or None,
+            params.get("models_dir") or None,
+            device=params.get("device") or "cpu",
+            image_size=params.get("image_size") or None,
+        )
+        parts = TorchSam2Parts(model)
+        return cls(config, detector, sam_model=model, encoder=lambda image: encode_frame(parts, image))
+
+    def set_classes(self, class_names: Sequence[str]) -> None:
         """Change the vocabulary at run time (validated; the old one stays on error)."""
         self.class_names = check_class_names(class_names)
         self.config.detector.class_names = list(self.class_names)

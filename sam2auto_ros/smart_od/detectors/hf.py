@@ -89,7 +89,9 @@ class GroundingDinoDetector(DetectorBackend):
     @torch.no_grad()
     def _predict(self, image: np.ndarray, class_names: list[str]) -> RawDetections:
         prompt = " ".join(f"{name.lower()}." for name in class_names)
-        inputs = self.processor(images=image, text=prompt, return_tensors="pt", truncation=True).to(self.device)
+        inputs = self.processor(
+            images=image, text=prompt, return_tensors="pt", truncation=True, max_length=self.model.config.max_text_len
+        ).to(self.device)
         outputs = self.model(**inputs)
         height, width = image.shape[:2]
         result = self.processor.post_process_grounded_object_detection(
