@@ -15,7 +15,9 @@ SUBCOMMAND_MODULES = ("demo", "annotate_bag", "dataset", "launch", "export", "mo
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="sam2auto", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="sam2auto", description="Fully automatic video annotation for robots: SAM 2 masks, SMART-OD detection, FLASH tracking."
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     subparsers = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name in SUBCOMMAND_MODULES:
