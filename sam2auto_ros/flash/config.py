@@ -77,13 +77,13 @@ class FlashConfig:
     """Lost tracks remembered for re-identification (oldest forgotten first)."""
     gallery_max_age: int = 900
     """Frames a lost track stays re-identifiable (30 s at 30 fps)."""
-    reid_max_cost: float = 0.5
+    reid_max_cost: float = 0.65
     """A new detection takes a lost track's id when their combined cost is below this."""
     reid_appearance_weight: float = 0.5
     """Weight of the colour-histogram distance (Bhattacharyya, 0..1) in the re-id cost."""
     reid_motion_weight: float = 0.5
     """Weight of the distance from the lost track's predicted position (in image diagonals)."""
-    reid_max_appearance: float = 0.5
+    reid_max_appearance: float = 0.7
     """Re-id is refused when the histogram distance alone exceeds this."""
     reid_motion_horizon: int = 30
     """Frames over which the lost track's last velocity is extrapolated (then held)."""
