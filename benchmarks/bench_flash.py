@@ -13,7 +13,7 @@ Reported seeds and tuning seeds are disjoint (defaults in FlashConfig were tuned
 1000-1019; the report uses 0-23). Run:
 
     python benchmarks/bench_flash.py                    # the table (24 x 300 frames, 256 px)
-    python benchmarks/bench_flash.py --cost --memory    # + identity-layer cost and 10k-frame memory
+    python benchmarks/bench_flash.py --no-quality --cost --sam2 --memory   # cost and 10k-frame memory
 """
 
 from __future__ import annotations
@@ -153,6 +153,35 @@ def bench_cost(args, config: FlashConfig) -> None:
           f"optical-flow propagation {p_ms:.2f} ms, ratio {i_ms / p_ms:.1%}")
 
 
+def bench_cost_sam2(args, config: FlashConfig) -> None:
+    """The same identity layer over the SAM 2 streaming engine (SAM 2.1 tiny, random weights, CPU).
+
+    Random weights make the masks meaningless, so this measures cost only: FLASH's time around the
+    engine against the engine's own time, in one run, on the same frames and detections.
+    """
+    import torch
+
+    from sam2auto_ros.sam2.engine import Sam2StreamEngine
+    from sam2auto_ros.sam2.loading import build_random_model
+    from sam2auto_ros.sam2.parts import TorchSam2Parts
+
+    torch.manual_seed(0)
+    torch.set_num_threads(2)
+    engine = Sam2StreamEngine(TorchSam2Parts(build_random_model("configs/sam2.1/sam2.1_hiera_t.yaml", image_size=args.size)))
+    _, frames, detections = sequence(parse_seeds(args.seeds)[0], args.sam2_frames, args.size)
+    tracker = FlashTracker(engine, config)
+    with torch.inference_mode():
+        for f, dets in zip(frames, detections):
+            tracker.step(f.image, f.stamp_ns)
+            tracker.add_detections(f.stamp_ns, dets)
+    st = tracker.stats
+    n = len(frames)
+    print(f"per-frame cost over the SAM 2 engine (sam2.1 tiny, random weights, CPU 2 threads, {args.size} px, "
+          f"{n} frames, {st.live_tracks} live tracks at the end, {st.admitted} admitted): identity layer "
+          f"{st.identity_seconds / n * 1e3:.2f} ms, SAM 2 propagation {st.propagation_seconds / n * 1e3:.1f} ms, "
+          f"ratio {st.identity_seconds / st.propagation_seconds:.1%}")
+
+
 def bench_memory(args, config: FlashConfig) -> None:
     """Python heap (tracemalloc) held by FLASH + propagator at checkpoints over a long stream."""
     scene = make_scene("mixed", seed=7, n_frames=args.memory_frames, height=args.memory_size, width=args.memory_size)
@@ -188,6 +217,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-quality", action="store_true")
     parser.add_argument("--cost", action="store_true", help="identity-layer cost vs propagation")
     parser.add_argument("--cost-sequences", type=int, default=4)
+    parser.add_argument("--sam2", action="store_true", help="identity-layer cost over the SAM 2 engine (random weights)")
+    parser.add_argument("--sam2-frames", type=int, default=30)
     parser.add_argument("--memory", action="store_true", help="heap over a long stream")
     parser.add_argument("--memory-frames", type=int, default=10_000)
     parser.add_argument("--memory-size", type=int, default=128)
@@ -203,6 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         bench_quality(args, config)
     if args.cost:
         bench_cost(args, config)
+    if args.sam2:
+        bench_cost_sam2(args, config)
     if args.memory:
         bench_memory(args, config)
     return 0
