@@ -29,6 +29,9 @@ from sklearn.mixture import GaussianMixture
 from sam2auto_ros.smart_od.config import ThresholdConfig
 
 _COVARIANCE_FLOOR = 1e-4  # (score units)^2: keeps mixtures of near-equal scores well posed
+# Two modes need "strong" evidence (BIC difference > 6, Kass & Raftery): skewed single-mode
+# score distributions (objects only, Beta(8, 2)) otherwise fit two Gaussians slightly better.
+_BIC_MARGIN = 6.0
 
 
 @dataclass(frozen=True)
@@ -59,7 +62,7 @@ def _kmeans_labels(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def is_one_mode(scores: np.ndarray) -> bool:
-    """True when one Gaussian explains the scores better (lower BIC) than a mixture of two."""
+    """True unless a mixture of two Gaussians explains the scores clearly better (BIC) than one."""
     if len(np.unique(scores)) < 2:
         return True
     x = scores[:, None]
@@ -67,7 +70,7 @@ def is_one_mode(scores: np.ndarray) -> bool:
         GaussianMixture(n, reg_covar=_COVARIANCE_FLOOR, means_init=_quantile_centres(scores, n)).fit(x).bic(x)
         for n in (1, 2)
     ]
-    return bool(bic[0] <= bic[1])
+    return bool(bic[0] <= bic[1] + _BIC_MARGIN)
 
 
 def _mean_std(scores: np.ndarray, cfg: ThresholdConfig) -> float:
