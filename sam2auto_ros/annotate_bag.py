@@ -19,7 +19,7 @@ bag is complete, so an interrupted or failed run never leaves something at ``OUT
 
 from __future__ import annotations
 
-import logging
+import json
 import os
 import shutil
 import struct
@@ -43,8 +43,6 @@ from sam2auto_ros.io.instance_msgs import MessageClasses, frame_from_msg, frame_
 from sam2auto_ros.io.overlay import render_overlay
 from sam2auto_ros.io.recorder import OPEN_DIR
 from sam2auto_ros.pipeline import Pipeline, PipelineError
-
-log = logging.getLogger(__name__)
 
 IMAGE_TYPES = (msg_types.IMAGE, msg_types.COMPRESSED_IMAGE)
 OUTPUT_NS = "/sam2auto/annotated"
@@ -374,8 +372,6 @@ def _restamp(frame: FrameInstances, stamp: int, frame_id: str, index: int) -> Fr
 
 
 def _json(value: Any) -> str:
-    import json
-
     return json.dumps(value, sort_keys=True, default=str)
 
 

@@ -13,7 +13,6 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore, get_types_from_msg
 
 from sam2auto_ros.annotate_bag import (
-    SIM_IMAGE_TOPIC,
     SIM_TRUTH_TOPIC,
     AnnotateError,
     annotate_bag,
