@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -9,10 +11,15 @@ from typing import Any
 
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.rosbag2.errors import ReaderError
+from rosbags.serde import SerdeError
 
 from sam2auto_ros.io import msg_types
 
 STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
+# What rosbags' readers raise on damaged bytes besides their own errors (found by flipping random
+# bytes of bags; a damaged record length makes the reader ask for an impossible buffer at once).
+DAMAGED_BAG_ERRORS = (ReaderError, SerdeError, OSError, ValueError, KeyError, OverflowError, IndexError,
+                      struct.error, MemoryError)
 # Metadata version 9 is what Jazzy and Kilted read; Humble's ros2 bag needs 8.
 DEFAULT_VERSION = 9
 
@@ -45,6 +52,7 @@ class BagWriter:
         if self.path.exists():
             raise BagError(f"output bag {self.path} already exists; remove it or choose another path")
         self._store = msg_types.typestore()
+        self.storage = storage
         self._writer = Writer(self.path, version=version, storage_plugin=STORAGES[storage])
         self._connections: dict[str, Any] = {}
         self._writer.open()
@@ -76,6 +84,22 @@ class BagWriter:
     def write_raw(self, topic: str, msgtype: str, rawdata: bytes, timestamp_ns: int) -> None:
         self._writer.write(self._connection(topic, msgtype), int(timestamp_ns), rawdata)
 
+    def flush(self, fsync: bool = False) -> None:
+        """Push everything written so far into the storage file, so a crash loses none of it.
+
+        rosbags has no public flush; this reaches its storage plugins' own handles (MCAP: finish
+        the open chunk; sqlite3: commit the open transaction).
+        """
+        storage = self._writer.storage
+        if self.storage == "mcap":
+            if storage.chunk.bio.tell():
+                storage.close_chunk()
+            storage.bio.flush()
+            if fsync:
+                os.fsync(storage.bio.fileno())
+        else:
+            storage.conn.commit()
+
     def close(self) -> None:
         self._writer.close()
 
@@ -88,7 +112,7 @@ def open_reader(path: str | Path) -> Reader:
     try:
         reader = Reader(path)
         reader.open()
-    except (ReaderError, OSError, ValueError, KeyError) as exc:
+    except DAMAGED_BAG_ERRORS as exc:
         raise BagError(f"cannot open bag {path}: {exc} (is it a complete rosbag2 directory?)") from exc
     return reader
 
@@ -107,7 +131,7 @@ def read_messages(path: str | Path, topics: Iterable[str] | None = None) -> Iter
         try:
             for conn, timestamp, rawdata in reader.messages(connections=connections):
                 yield BagMessage(conn.topic, conn.msgtype, int(timestamp), bytes(rawdata))
-        except (ReaderError, OSError, ValueError) as exc:
-            raise BagError(f"bag {path} is corrupt or truncated: {exc}") from exc
+        except DAMAGED_BAG_ERRORS as exc:
+            raise BagError(f"bag {path} is corrupt or truncated: {type(exc).__name__}: {exc}") from exc
     finally:
         reader.close()

@@ -251,16 +251,7 @@ class BagRecorder:
         self._last_flush = self._clock()
         if self._writer is None or not self._unflushed:
             return
-        # rosbags' storage writers have no public flush; these are their own file handles.
-        storage = self._writer._writer.storage
-        if self.storage == "mcap":
-            if storage.chunk.bio.tell():
-                storage.close_chunk()
-            storage.bio.flush()
-            if self.fsync:
-                os.fsync(storage.bio.fileno())
-        else:
-            storage.conn.commit()
+        self._writer.flush(fsync=self.fsync)
         self._unflushed = 0
         self.flush_count += 1
 
