@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import sys
 from pathlib import Path
 
 
@@ -25,17 +26,21 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     # imported here so that `sam2auto --help` and other subcommands do not load torch
-    from sam2auto_ros.onnx.exporter import DEFAULT_OPSET, default_export_dir, export_sam2
+    from sam2auto_ros.onnx.exporter import DEFAULT_OPSET, ExportError, default_export_dir, export_sam2
     from sam2auto_ros.sam2.loading import build_model
-    from sam2auto_ros.sam2.registry import resolve_checkpoint
+    from sam2auto_ros.sam2.registry import CheckpointError, resolve_checkpoint
 
     for noisy in ("onnx_ir", "onnxscript", "torch.onnx", "torch._dynamo", "torch.export"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
-    checkpoint = resolve_checkpoint(args.model, args.checkpoint, args.models_dir)
-    model = build_model(args.model, checkpoint, args.models_dir, device="cpu", image_size=args.image_size)
     precision = "fp16" if args.fp16 else "fp32"
-    out = args.out or default_export_dir(args.model, model.image_size, precision)
-    result = export_sam2(model, args.model, checkpoint, out, precision=precision, opset=args.opset or DEFAULT_OPSET, progress=print)
+    try:
+        checkpoint = resolve_checkpoint(args.model, args.checkpoint, args.models_dir)
+        model = build_model(args.model, checkpoint, args.models_dir, device="cpu", image_size=args.image_size)
+        out = args.out or default_export_dir(args.model, model.image_size, precision)
+        result = export_sam2(model, args.model, checkpoint, out, precision=precision, opset=args.opset or DEFAULT_OPSET, progress=print)
+    except (CheckpointError, ExportError, ValueError) as exc:
+        print(f"sam2auto export: {exc}", file=sys.stderr)
+        return 2
     print(f"{result.info.describe()} -> {result.directory}")
     print(f"{'graph':<18} {'MB':>8} {'seconds':>8}  TensorRT")
     for name, path in result.graphs.items():

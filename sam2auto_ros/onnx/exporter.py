@@ -142,7 +142,8 @@ def export_sam2(
     result.seconds["hash"] = time.perf_counter() - started
 
     dtype = torch.float16 if precision == "fp16" else torch.float32
-    traced_model = half_precision_copy(model) if dtype == torch.float16 else model
+    # trace a copy: tracing fills module caches (e.g. position-encoding caches) with traced values
+    traced_model = half_precision_copy(model) if dtype == torch.float16 else copy.deepcopy(model)
     parts = TorchSam2Parts(traced_model)
     with real_rotary(traced_model.memory_attention, settings.feat_size):
         for spec in graph_specs(parts):
