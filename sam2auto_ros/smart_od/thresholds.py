@@ -7,7 +7,8 @@ Methods (``ThresholdConfig.method``), all on the frame's detection scores S:
 - ``two_stage``: 2-means splits noise from candidates; the candidates are split again only when
   they form two modes themselves, and the threshold is the lowest score of the upper group.
 - ``fixed``: ``fixed_threshold`` (the hand-tuned baseline).
-The final threshold is max(theta_dynamic, theta_min).
+The final threshold is max(theta_dynamic, theta_min). ``ScoreWindow`` pools the scores of the
+last ``window_frames`` frames before computing it (our addition: per-frame pools are small).
 
 Degenerate frames: no scores -> theta_min; fewer than ``min_scores`` scores, or one mode
 (``unimodal_guard``: a one-component Gaussian mixture has a lower BIC than two), -> no cut
@@ -19,6 +20,7 @@ GaussianMixture and KMeans.
 from __future__ import annotations
 
 import warnings
+from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
@@ -123,3 +125,23 @@ def dynamic_threshold(scores, config: ThresholdConfig | None = None) -> Threshol
         theta, reason = _METHODS[cfg.method](s, cfg), "method"
     return ThresholdResult(cfg.method, float(theta), float(max(theta, cfg.theta_min)), len(s), reason)
 
+
+
+class ScoreWindow:
+    """The scores of the last ``window_frames`` frames; thresholds are computed on the pool."""
+
+    def __init__(self, config: ThresholdConfig | None = None) -> None:
+        self.config = config or ThresholdConfig()
+        self._frames: deque[np.ndarray] = deque(maxlen=self.config.window_frames)
+
+    def threshold(self, scores) -> ThresholdResult:
+        """Add this frame's scores and return the threshold of the pooled window."""
+        s = np.asarray(scores, dtype=np.float64).reshape(-1)
+        if self._frames.maxlen != self.config.window_frames:
+            self._frames = deque(self._frames, maxlen=self.config.window_frames)
+        self._frames.append(s[np.isfinite(s)])
+        return dynamic_threshold(np.concatenate(list(self._frames)), self.config)
+
+    def reset(self) -> None:
+        """Forget the pool (a new sequence, or a changed vocabulary)."""
+        self._frames.clear()
