@@ -108,6 +108,8 @@ class Sam2StreamEngine:
             self._ring.popitem(last=False)
         ids = self.object_ids
         memories = self._track([self._banks[i] for i in ids], feats) if ids else []
+        for obj_id, memory in zip(ids, memories):
+            self._banks[obj_id].add(feats.frame_index, memory, is_cond=False)
         self._prune()
         return dict(zip(ids, self._predictions(ids, memories, feats)))
 

@@ -1,0 +1,213 @@
+"""SAM 2 streaming engine: per-frame time by size and object count, engine vs SAM 2's video
+predictor side by side, and resident memory over a long stream.
+
+Random SAM 2.1-tiny weights (saved and loaded in the released checkpoint format), synthetic
+textured video. Prints three tables; medians over the measured frames.
+
+    python benchmarks/bench_engine.py                 # full run (tens of minutes on 2 cores)
+    python benchmarks/bench_engine.py --quick         # a few minutes: fewer sizes/frames
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import tempfile
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from sam2auto_ros.core.propagation import Prompt  # noqa: E402
+from sam2auto_ros.sam2.engine import Sam2StreamEngine  # noqa: E402
+from sam2auto_ros.sam2.loading import save_random_checkpoint  # noqa: E402
+from sam2auto_ros.sam2.registry import checkpoint_info  # noqa: E402
+
+MODEL = "sam2.1_hiera_tiny"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as fh:
+        return int(fh.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def video_frame(t: int, wh: tuple[int, int], seed: int = 0) -> np.ndarray:
+    """A textured background with moving textured discs (deterministic in ``t``)."""
+    w, h = wh
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (h // 8 + 1, w // 8 + 1, 3), dtype=np.uint8)
+    frame = np.asarray(Image.fromarray(base).resize((w, h), Image.BILINEAR)).copy()
+    yy, xx = np.mgrid[0:h, 0:w]
+    for k in range(4):
+        cx = w * (0.2 + 0.2 * k) + 0.1 * w * np.sin(0.1 * t + k)
+        cy = h * 0.5 + 0.2 * h * np.cos(0.07 * t + 2 * k)
+        inside = (xx - cx) ** 2 + (yy - cy) ** 2 < (0.08 * w) ** 2
+        frame[inside] = (60 * k + 40 * ((xx[inside] // 4 + yy[inside] // 4) % 2)).astype(np.uint8)[:, None]
+    return frame
+
+
+def boxes(n: int, wh: tuple[int, int]) -> list[list[float]]:
+    w, h = wh
+    cols = int(np.ceil(np.sqrt(n)))
+    out = []
+    for i in range(n):
+        cx, cy = (i % cols + 0.5) / cols * w, (i // cols + 0.5) / cols * h
+        out.append([cx - 0.3 * w / cols, cy - 0.3 * h / cols, cx + 0.3 * w / cols, cy + 0.3 * h / cols])
+    return out
+
+
+def engine_times(ckpt: Path, size: int, n_obj: int, n_warm: int, n_meas: int, device: str, wh: tuple[int, int]) -> list[float]:
+    engine = Sam2StreamEngine.from_checkpoint(MODEL, checkpoint=ckpt, image_size=size, device=device)
+    engine.step(video_frame(0, wh))
+    for i, box in enumerate(boxes(n_obj, wh)):
+        engine.add_object(i, Prompt(box=box))
+    times = []
+    for t in range(1, n_warm + n_meas + 1):
+        frame = video_frame(t, wh)
+        start = time.perf_counter()
+        engine.step(frame)
+        if device.startswith("cuda"):
+            torch.cuda.synchronize()
+        if t > n_warm:
+            times.append(time.perf_counter() - start)
+    return times
+
+
+def reference_times(ckpt: Path, size: int, n_obj: int, n_warm: int, n_meas: int, device: str, wh: tuple[int, int]) -> list[float]:
+    from sam2.build_sam import build_sam2_video_predictor
+
+    predictor = build_sam2_video_predictor(checkpoint_info(MODEL).config, ckpt_path=str(ckpt), device=device, hydra_overrides_extra=[f"++model.image_size={size}"])
+    with tempfile.TemporaryDirectory() as folder:
+        for t in range(n_warm + n_meas + 1):
+            Image.fromarray(video_frame(t, wh)).save(Path(folder) / f"{t:05d}.jpg", quality=95)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            state = predictor.init_state(folder)
+            for i, box in enumerate(boxes(n_obj, wh)):
+                predictor.add_new_points_or_box(state, 0, i, box=box)
+            times = []
+            start = time.perf_counter()
+            for frame_idx, _, masks in predictor.propagate_in_video(state):
+                masks.cpu()
+                now = time.perf_counter()
+                if frame_idx > n_warm:
+                    times.append(now - start)
+                start = now
+    return times
+
+
+def ms(values: list[float]) -> str:
+    return f"{1000 * statistics.median(values):9.1f}"
+
+
+def table_scaling(ckpt: Path, sizes: list[int], counts: list[int], frames: dict[int, tuple[int, int]], device: str) -> None:
+    print(f"\n## Engine per-frame time ({device}, torch threads={torch.get_num_threads()}), median ms/frame")
+    print("| px | " + " | ".join(f"{n} obj" for n in counts) + " | added per extra object |")
+    print("|---|" + "---|" * (len(counts) + 1))
+    for size in sizes:
+        n_warm, n_meas = frames[size]
+        med = [statistics.median(engine_times(ckpt, size, n, n_warm, n_meas, device, (640, 480))) for n in counts]
+        extra = (med[-1] - med[0]) / max(1, counts[-1] - counts[0])
+        print(f"| {size} | " + " | ".join(f"{1000 * m:.1f}" for m in med) + f" | {1000 * extra:.1f} |", flush=True)
+    print("(warm-up frames then measured frames per size: " + ", ".join(f"{s}: {w}+{m}" for s, (w, m) in frames.items() if s in sizes) + ")")
+
+
+def table_vs_reference(ckpt: Path, cases: list[tuple[int, int]], n_warm: int, n_meas: int, device: str) -> None:
+    print(f"\n## Engine vs SAM2VideoPredictor, same frames and prompts ({device}), median ms/frame over frames {n_warm + 1}..{n_warm + n_meas}")
+    print("| px | objects | engine | reference | reference / engine |")
+    print("|---|---|---|---|---|")
+    for size, n_obj in cases:
+        eng = engine_times(ckpt, size, n_obj, n_warm, n_meas, device, (640, 480))
+        ref = reference_times(ckpt, size, n_obj, n_warm, n_meas, device, (640, 480))
+        ratio = statistics.median(ref) / statistics.median(eng)
+        print(f"| {size} | {n_obj} | {ms(eng)} | {ms(ref)} | {ratio:.2f}x |", flush=True)
+
+
+def rss_series(run: Callable[[Callable[[int], None]], None], checkpoints: list[int]) -> dict[int, float]:
+    series: dict[int, float] = {}
+
+    def probe(t: int) -> None:
+        if t in checkpoints:
+            series[t] = rss_mb()
+
+    run(probe)
+    return series
+
+
+def table_memory(ckpt: Path, size: int, n_frames: int, n_obj: int, warm: int, device: str) -> None:
+    wh = (160, 120)
+    marks = sorted({warm, *range(warm, n_frames + 1, max(1, (n_frames - warm) // 5)), n_frames})
+
+    def run_engine(probe: Callable[[int], None]) -> None:
+        engine = Sam2StreamEngine.from_checkpoint(MODEL, checkpoint=ckpt, image_size=size, device=device)
+        engine.step(video_frame(0, wh))
+        for i, box in enumerate(boxes(n_obj, wh)):
+            engine.add_object(i, Prompt(box=box))
+        for t in range(1, n_frames + 1):
+            engine.step(video_frame(t, wh))
+            if t % 100 == 0:  # a detector re-conditions one object now and then, late
+                engine.add_object(t // 100 % n_obj, Prompt(box=boxes(n_obj, wh)[t // 100 % n_obj]), frame_index=t - 2)
+            probe(t)
+
+    def run_reference(probe: Callable[[int], None]) -> None:
+        from sam2.build_sam import build_sam2_video_predictor
+
+        predictor = build_sam2_video_predictor(checkpoint_info(MODEL).config, ckpt_path=str(ckpt), device=device, hydra_overrides_extra=[f"++model.image_size={size}"])
+        with tempfile.TemporaryDirectory() as folder:
+            for t in range(n_frames + 1):
+                Image.fromarray(video_frame(t, wh)).save(Path(folder) / f"{t:05d}.jpg", quality=90)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                state = predictor.init_state(folder, async_loading_frames=True)
+                for i, box in enumerate(boxes(n_obj, wh)):
+                    predictor.add_new_points_or_box(state, 0, i, box=box)
+                for frame_idx, _, _ in predictor.propagate_in_video(state):
+                    probe(frame_idx)
+
+    print(f"\n## Resident memory over a {n_frames}-frame stream ({size} px, {n_obj} objects, {device}), MB")
+    results = {}
+    for name, runner in (("engine", run_engine), ("SAM2VideoPredictor", run_reference)):
+        start = time.perf_counter()
+        results[name] = rss_series(runner, marks)
+        results[name]["seconds"] = time.perf_counter() - start
+    print("| frame | " + " | ".join(results) + " |")
+    print("|---|" + "---|" * len(results))
+    for t in marks:
+        print(f"| {t} | " + " | ".join(f"{r.get(t, float('nan')):.0f}" for r in results.values()) + " |")
+    for name, r in results.items():
+        growth = 100 * (r[marks[-1]] - r[warm]) / r[warm]
+        print(f"{name}: growth after frame {warm}: {growth:+.1f}% ({r['seconds']:.0f} s)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--device", default="cpu")
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--quick", action="store_true", help="fewer sizes and frames")
+    parser.add_argument("--long-frames", type=int, default=3000)
+    parser.add_argument("--skip", nargs="*", default=[], choices=["scaling", "reference", "memory"])
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    with tempfile.TemporaryDirectory() as tmp:
+        ckpt = save_random_checkpoint(Path(tmp) / checkpoint_info(MODEL).filename, checkpoint_info(MODEL).config, seed=0)
+        if "scaling" not in args.skip:
+            sizes = [256, 512] if args.quick else [256, 512, 1024]
+            frames = {256: (8, 6), 512: (8, 4), 1024: (2, 2)}
+            table_scaling(ckpt, sizes, [1, 4, 16], frames, args.device)
+        if "reference" not in args.skip:
+            cases = [(256, 1), (256, 4)] if args.quick else [(256, 1), (256, 4), (512, 4)]
+            table_vs_reference(ckpt, cases, 8, 4 if args.quick else 8, args.device)
+        if "memory" not in args.skip:
+            table_memory(ckpt, 128, 600 if args.quick else args.long_frames, 2, 200 if args.quick else 500, args.device)
+
+
+if __name__ == "__main__":
+    main()
