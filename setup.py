@@ -29,5 +29,7 @@ setup(
         "smart_od_node = sam2auto_ros.ros.smart_od_node:main",
         "flash_node = sam2auto_ros.ros.flash_node:main",
         "sim_camera_node = sam2auto_ros.ros.sim_camera_node:main",
+        "recorder_node = sam2auto_ros.ros.recorder_node:main",
+        "annotate_bag = sam2auto_ros.cli.annotate_bag:main",
     ]},
 )
