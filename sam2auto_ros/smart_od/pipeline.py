@@ -36,7 +36,9 @@ class Rejection:
     label: str
     score: float
     box: tuple[float, float, float, float]
-    reason: str  # REJECT_BELOW_THRESHOLD | REJECT_NOT_VERIFIED
+    # REJECT_BELOW_THRESHOLD, or REJECT_NOT_VERIFIED: no sliced prediction overlaps it enough
+    # (also a candidate outside the ``roi.max_rois`` regions that were re-detected)
+    reason: str
     best_iou: float = 0.0  # with the sliced predictions (for REJECT_NOT_VERIFIED)
 
 

@@ -130,6 +130,7 @@ def test_box_prompt_masks(model, features):
     assert empty_masks.shape == (0, *HW)
 
 
+@pytest.mark.slow
 def test_crop_layers_need_and_use_an_encoder(model, features):
     with pytest.raises(ValueError, match="encoder"):
         MaskGenerator(model, AmgConfig(crop_n_layers=1))

@@ -93,6 +93,7 @@ def test_class_names_change_at_run_time():
     assert smart.class_names == ["dog"]  # unchanged after the bad call
 
 
+@pytest.mark.slow
 def test_every_labelled_detection_gets_a_sam2_mask():
     model = tiny_sam2()[0]
     image = _frame()

@@ -13,9 +13,12 @@ import torch
 from sam2auto_ros.smart_od.detectors.base import DetectorBackend, DetectorError, RawDetections
 
 
-def _load(model_cls, processor_cls, image_processor_cls, name_or_path: str, device: str):
+def _require_name(name_or_path: str) -> None:
     if not name_or_path:
         raise DetectorError("detector.model is empty: give a local model directory or a hub name")
+
+
+def _load(model_cls, processor_cls, image_processor_cls, name_or_path: str, device: str):
     try:
         model = model_cls.from_pretrained(name_or_path).to(device).eval()
         image_processor = image_processor_cls.from_pretrained(name_or_path)
@@ -37,6 +40,7 @@ class Owlv2Detector(DetectorBackend):
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, device: str = "cpu", **kwargs) -> Owlv2Detector:
+        _require_name(name_or_path)
         from transformers import Owlv2ForObjectDetection, Owlv2ImageProcessorPil, Owlv2Processor
 
         model, processor = _load(Owlv2ForObjectDetection, Owlv2Processor, Owlv2ImageProcessorPil, name_or_path, device)
@@ -64,6 +68,7 @@ class GroundingDinoDetector(DetectorBackend):
 
     @classmethod
     def from_pretrained(cls, name_or_path: str, device: str = "cpu", **kwargs) -> GroundingDinoDetector:
+        _require_name(name_or_path)
         from transformers import GroundingDinoForObjectDetection, GroundingDinoImageProcessorPil, GroundingDinoProcessor
 
         model, processor = _load(
