@@ -212,7 +212,9 @@ def run_node(node_cls: type[ManagedNode], args: list[str] | None = None) -> int:
     rclpy's own signal handler would invalidate the context while a worker thread publishes; here
     a signal stops spinning first, then the node unwires (joining its worker), then rclpy shuts down.
     """
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    # SIGINT too: a process started in the background by a non-interactive shell inherits it ignored
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, signal.default_int_handler)
     rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     try:

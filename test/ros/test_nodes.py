@@ -84,6 +84,7 @@ def test_lifecycle_and_runtime_classes(probe, nodes, ros_env, tmp_path):
     assert int(probe.status(node)["frames_processed"]) >= 10
 
 
+@pytest.mark.slow
 def test_missing_model_file_at_configure_keeps_node_alive(probe, nodes, ros_env, tmp_path):
     from sam2auto_ros.msg import InstanceMaskArray
 
