@@ -51,9 +51,13 @@ class NodeProcess:
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def stop(self, timeout: float = 15.0) -> int:
+    def interrupt(self) -> None:
         if self.proc.poll() is None:
             self.proc.send_signal(2)  # SIGINT, as Ctrl-C / launch would
+
+    def stop(self, timeout: float = 15.0) -> int:
+        if self.proc.poll() is None:
+            self.interrupt()
             try:
                 self.proc.wait(timeout)
             except subprocess.TimeoutExpired:

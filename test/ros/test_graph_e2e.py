@@ -73,6 +73,8 @@ def _run_graph(probe: Probe, ros_env, tmp_path, flash_params: dict, n_frames: in
         return gt, tracks, dets, status, procs
     finally:
         for proc in procs:
+            proc.interrupt()
+        for proc in procs:
             assert proc.stop() == 0, f"{proc.name} did not exit cleanly:\n{proc.log()[-2000:]}"
 
 

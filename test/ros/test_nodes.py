@@ -31,6 +31,8 @@ def probe(rclpy_context):
 def nodes():
     started: list[NodeProcess] = []
     yield started
+    for proc in started:  # all at once: each takes a few seconds to shut down
+        proc.interrupt()
     for proc in started:
         proc.stop()
 
