@@ -285,3 +285,28 @@ def test_simulation_time_from_the_camera_clock(probe, nodes, ros_env, tmp_path):
     diag_stamps = [m.header.stamp.sec for m in probe.received["/diagnostics"]
                    if m.status[0].name == f"{NS}/flash_node"]
     assert diag_stamps[-1] < 100, "flash_node's clock is the simulation clock"
+
+
+@pytest.mark.filterwarnings("ignore:Deprecated in favor of:DeprecationWarning")  # rclpy's own QoS-event logger
+def test_best_effort_camera_is_explained_and_supported(probe, nodes, ros_env, tmp_path):
+    """The yolo_ros complaint: a sensor-data (best effort) camera never reaches a reliable subscriber."""
+    from rclpy.qos import qos_profile_sensor_data
+    from sensor_msgs.msg import Image
+
+    from sam2auto_ros.msg import InstanceMaskArray
+    from sam2auto_ros.ros.messages import image_msg
+
+    strict = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True})
+    loose = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "image_reliability": "best_effort"}, namespace="/b")
+    nodes += [strict, loose]
+    tracks = probe.collect(InstanceMaskArray, "/b/tracks")
+    cameras = [probe.node.create_publisher(Image, f"{ns}/image", qos_profile_sensor_data) for ns in (NS, "/b")]
+    assert probe.spin_until(lambda: probe.status(f"{NS}/flash_node").get("rejected_incompatible_qos")
+                            and cameras[1].get_subscription_count(), 60, tuple(nodes))
+    assert "set image_reliability:=best_effort" in strict.log()
+    stamp = 1_000_000_000
+    while not tracks and stamp < 1_000_000_000 + 200 * 33_000_000:  # small frames survive best effort
+        stamp += 33_000_000
+        cameras[1].publish(image_msg(np.zeros((64, 64, 3), np.uint8), stamp, "cam"))
+        probe.spin_for(0.1)
+    assert tracks, "a best-effort subscriber receives a best-effort camera"
