@@ -96,3 +96,30 @@ def test_bad_launch_arguments_are_refused(ros_env, tmp_path):
     assert out.returncode != 0 and "name:=value" in out.stderr
     out = subprocess.run([*CLI, "nope.launch.py"], capture_output=True, text=True, env=ros_env, timeout=60)
     assert out.returncode != 0 and "not found" in out.stderr
+
+
+@pytest.mark.slow
+def test_annotate_launch_file_tracks_a_camera_topic(rclpy_context, ros_env, tmp_path):
+    """annotate.launch.py on a camera published elsewhere (here: the simulator on /cam/image_raw)."""
+    from sam2auto_ros.msg import InstanceMaskArray
+
+    from test.ros.graph import NodeProcess
+
+    proc, log = _launch(ros_env, tmp_path, "annotate.launch.py", "image_topic:=/cam/image_raw", "detector:=sim-noise",
+                        "propagator:=flow-fallback", "publish_masks:=false", "classes:=[ball, box]")
+    camera = NodeProcess("sim_camera_node", ros_env, tmp_path, {"autostart": True, "loop": True, "n_frames": 60},
+                         remap={"image": "/cam/image_raw", "ground_truth": "/sam2auto/ground_truth"}, namespace="/cam")
+    probe = Probe(rclpy_context)
+    tracks = probe.collect(InstanceMaskArray, "/sam2auto/tracks")
+    try:
+        ok = probe.spin_until(lambda: any(m.instances for m in tracks) or proc.poll() is not None, 90, (camera,))
+        assert ok and proc.poll() is None, log.read_text()[-3000:]
+        instances = [i for m in tracks for i in m.instances]
+        assert {i.label for i in instances} <= {"ball", "box"}       # classes:= reached the detector
+        assert all(len(i.mask_counts) == 0 for i in instances)        # publish_masks:=false reached the tracker
+    finally:
+        probe.destroy()
+        camera.stop()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+    assert code == 0, log.read_text()[-3000:]
