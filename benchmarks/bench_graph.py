@@ -141,11 +141,13 @@ def run(width: int, height: int, duration: float, args: argparse.Namespace, env:
         "overhead_pct": 100 * cost / model, "rest_pct": 100 * rest / model,
         "published": int(camera["frames_published"]), "received": int(flash["frames_received"]),
         "processed": int(flash["frames_processed"]), "dropped": int(flash["frames_dropped"]),
-        "lost_dds": int(flash["frames_lost_dds"]), "queue_depth_max": 1,
+        "lost_dds": int(flash["frames_lost_dds"]),
         "pending_max": max(s[2] for s in samples),
         "rss_start_mb": float(np.median([s[1] for s in samples[:tenth]])),
         "rss_end_mb": float(np.median([s[1] for s in samples[-tenth:]])),
         "duration_s": duration,
+        "rss_curve": [(round(samples[i][0]), round(samples[i][1])) for i in np.linspace(0, len(samples) - 1, 6).astype(int)],
+        "pending_curve": [samples[i][2] for i in np.linspace(0, len(samples) - 1, 6).astype(int)],
     }
 
 
@@ -179,6 +181,8 @@ def main() -> None:
               f"| {r['rest_ms']:.1f} ({r['queue_ms']:.1f}) | {r['node_cost_ms']:.2f} ({r['overhead_pct']:.1f} %) "
               f"| {r['rest_pct']:.0f} % | {r['published']} / {r['received']} / {r['processed']} / {r['dropped']} ({r['lost_dds']}) "
               f"| {r['pending_max']} | {r['rss_start_mb']:.0f} -> {r['rss_end_mb']:.0f} |")
+    for r in rows:
+        print(f"\n{r['size']}: flash_node RSS (s, MB) {r['rss_curve']}; pending detections {r['pending_curve']}")
 
 
 if __name__ == "__main__":
