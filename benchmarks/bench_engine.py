@@ -5,7 +5,10 @@ Random SAM 2.1-tiny weights (saved and loaded in the released checkpoint format)
 textured video. Prints three tables; medians over the measured frames.
 
     python benchmarks/bench_engine.py                 # full run (tens of minutes on 2 cores)
-    python benchmarks/bench_engine.py --quick         # a few minutes: fewer sizes/frames
+    python benchmarks/bench_engine.py --quick         # fewer sizes, frames and a shorter stream
+
+One torch thread by default: on a shared 2-core machine two threads thrash (measured 13x slower
+image encoding under load).
 """
 
 from __future__ import annotations
@@ -26,10 +29,10 @@ from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from sam2auto_ros.core.propagation import Prompt  # noqa: E402
-from sam2auto_ros.sam2.engine import Sam2StreamEngine  # noqa: E402
-from sam2auto_ros.sam2.loading import save_random_checkpoint  # noqa: E402
-from sam2auto_ros.sam2.registry import checkpoint_info  # noqa: E402
+from sam2auto_ros.core.propagation import Prompt
+from sam2auto_ros.sam2.engine import Sam2StreamEngine
+from sam2auto_ros.sam2.loading import save_random_checkpoint
+from sam2auto_ros.sam2.registry import checkpoint_info
 
 MODEL = "sam2.1_hiera_tiny"
 
@@ -190,7 +193,9 @@ def table_memory(ckpt: Path, size: int, n_frames: int, n_obj: int, warm: int, de
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1)
+    parser.add_argument("--sizes", type=int, nargs="*", help="input sides for the scaling table (default 256 512 1024)")
+    parser.add_argument("--counts", type=int, nargs="*", default=[1, 4, 16], help="object counts for the scaling table")
     parser.add_argument("--quick", action="store_true", help="fewer sizes and frames")
     parser.add_argument("--long-frames", type=int, default=3000)
     parser.add_argument("--skip", nargs="*", default=[], choices=["scaling", "reference", "memory"])
@@ -199,9 +204,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         ckpt = save_random_checkpoint(Path(tmp) / checkpoint_info(MODEL).filename, checkpoint_info(MODEL).config, seed=0)
         if "scaling" not in args.skip:
-            sizes = [256, 512] if args.quick else [256, 512, 1024]
-            frames = {256: (8, 6), 512: (8, 4), 1024: (2, 2)}
-            table_scaling(ckpt, sizes, [1, 4, 16], frames, args.device)
+            sizes = args.sizes or ([256, 512] if args.quick else [256, 512, 1024])
+            frames = {s: (2, 2) if s >= 1024 else (8, 4) if args.quick else (8, 6) for s in sizes}
+            table_scaling(ckpt, sizes, args.counts, frames, args.device)
         if "reference" not in args.skip:
             cases = [(256, 1), (256, 4)] if args.quick else [(256, 1), (256, 4), (512, 4)]
             table_vs_reference(ckpt, cases, 8, 4 if args.quick else 8, args.device)

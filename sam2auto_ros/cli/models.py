@@ -10,7 +10,15 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from sam2auto_ros.sam2.registry import CHECKPOINTS, MODELS_DIR_ENV, CheckpointError, CheckpointInfo, checkpoint_info, resolve_checkpoint, search_dirs
+from sam2auto_ros.sam2.registry import (
+    CHECKPOINTS,
+    MODELS_DIR_ENV,
+    CheckpointError,
+    CheckpointInfo,
+    checkpoint_info,
+    resolve_checkpoint,
+    search_dirs,
+)
 
 _CHUNK = 1 << 20
 

@@ -118,6 +118,8 @@ class Sam2StreamEngine:
         obj_id = _check_obj_id(obj_id)
         if self._frame_index < 0:
             raise PropagationError("no frame yet: call step(image) before add_object")
+        if frame_index is not None and (isinstance(frame_index, bool) or not isinstance(frame_index, (int, np.integer))):
+            raise PropagationError(f"frame_index must be an int or None, got {frame_index!r}")
         t = self._frame_index if frame_index is None else int(frame_index)
         if t not in self._ring:
             raise PropagationError(

@@ -13,7 +13,11 @@ from pathlib import Path
 
 import torch
 
-from sam2auto_ros.sam2.registry import CheckpointError, checkpoint_info, resolve_checkpoint
+from sam2auto_ros.sam2.registry import (
+    CheckpointError,
+    checkpoint_info,
+    resolve_checkpoint,
+)
 
 _KEY_LIST_LIMIT = 8
 

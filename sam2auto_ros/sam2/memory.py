@@ -81,13 +81,8 @@ class MemoryBank:
         self.cond = dict(sorted(self.cond.items()))
         while len(self.cond) > self.max_cond_frames:
             # keep the anchor (first) and the most recent ones; the second-oldest becomes ordinary
-            demoted = list(self.cond)[1] if self.max_cond_frames > 1 else list(self.cond)[0]
+            demoted = list(self.cond)[1 if self.max_cond_frames > 1 else 0]
             self.non_cond[demoted] = self.cond.pop(demoted)
-
-    def truncate(self, frame: int) -> None:
-        """Forget everything from ``frame`` on (a prompt there supersedes it)."""
-        self.cond = {t: m for t, m in self.cond.items() if t < frame}
-        self.non_cond = {t: m for t, m in self.non_cond.items() if t < frame}
 
     def prune(self, keep_from: int, masks_from: int) -> None:
         """Drop ordinary memories before ``keep_from`` and mask logits before ``masks_from``."""

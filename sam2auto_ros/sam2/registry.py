@@ -78,7 +78,7 @@ CHECKPOINTS: dict[str, CheckpointInfo] = {
 
 def checkpoint_info(name: str) -> CheckpointInfo:
     """The registry entry for ``name`` (with or without ``.pt``)."""
-    key = name[:-3] if name.endswith(".pt") else name
+    key = name.removesuffix(".pt")
     try:
         return CHECKPOINTS[key]
     except KeyError:

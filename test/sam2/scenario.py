@@ -16,10 +16,9 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-import torch
 from PIL import Image
 
-from sam2auto_ros.core.propagation import Prompt, PropagationError
+from sam2auto_ros.core.propagation import Prompt
 from sam2auto_ros.sam2.engine import Sam2StreamEngine
 
 VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
@@ -176,15 +175,3 @@ def _record(predictor: object, state: dict, f: int, out: Outputs) -> None:
 def mask_iou(a: np.ndarray, b: np.ndarray) -> float:
     union = np.logical_or(a, b).sum()
     return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
-
-
-def expect_error(engine: Sam2StreamEngine, call: object, *args: object, match: str, **kwargs: object) -> None:
-    """``call`` raises a PropagationError mentioning ``match``."""
-    import pytest
-
-    with pytest.raises(PropagationError, match=match):
-        call(*args, **kwargs)  # type: ignore[operator]
-
-
-def torch_threads() -> None:
-    torch.set_num_threads(min(2, torch.get_num_threads()))

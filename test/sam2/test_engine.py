@@ -108,7 +108,8 @@ def test_reconditioning_changes_tracking_and_cond_frames_stay_bounded(parts: Tor
         engine.step(frames[0])
         engine.add_object(1, BOX)
     for f in range(1, 8):
-        a, _ = plain.step(frames[f]), corrected.step(frames[f])
+        plain.step(frames[f])
+        corrected.step(frames[f])
         if f % 2 == 0:
             corrected.add_object(1, Prompt(points=np.array([[80.0 + f, 120.0]]), point_labels=np.array([1])))
     assert corrected.memory_stats()["cond_memories"] == 2  # first + latest; older ones demoted
@@ -212,6 +213,8 @@ def test_bad_input_is_refused_and_the_engine_stays_usable(parts: TorchSam2Parts,
             engine.add_object(bad_id, BOX)  # type: ignore[arg-type]
     with pytest.raises(PropagationError, match="must be a sam2auto_ros.core.propagation.Prompt"):
         engine.add_object(2, {"box": [1, 2, 3, 4]})  # type: ignore[arg-type]
+    with pytest.raises(PropagationError, match="frame_index must be an int"):
+        engine.add_object(2, BOX, frame_index="0")  # type: ignore[arg-type]
     with pytest.raises(PropagationError, match="unknown object id 5"):
         engine.remove_object(5)
     assert engine.object_ids == [1] and engine.frame_index == 0

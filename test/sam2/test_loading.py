@@ -10,8 +10,19 @@ import pytest
 import torch
 
 from sam2auto_ros.cli import models as models_cli
-from sam2auto_ros.sam2.loading import build_model, build_random_model, load_checkpoint, select_device
-from sam2auto_ros.sam2.registry import CHECKPOINTS, MODELS_DIR_ENV, CheckpointError, checkpoint_info, resolve_checkpoint
+from sam2auto_ros.sam2.loading import (
+    build_model,
+    build_random_model,
+    load_checkpoint,
+    select_device,
+)
+from sam2auto_ros.sam2.registry import (
+    CHECKPOINTS,
+    MODELS_DIR_ENV,
+    CheckpointError,
+    checkpoint_info,
+    resolve_checkpoint,
+)
 
 from .conftest import MODEL
 

@@ -19,7 +19,14 @@ from sam2auto_ros.sam2.engine import Sam2StreamEngine
 from sam2auto_ros.sam2.registry import checkpoint_info
 
 from .conftest import MODEL
-from .scenario import as_jpeg_folder, default_events, load_video, mask_iou, run_engine, run_reference
+from .scenario import (
+    as_jpeg_folder,
+    default_events,
+    load_video,
+    mask_iou,
+    run_engine,
+    run_reference,
+)
 
 N_FRAMES = 64
 
@@ -43,7 +50,7 @@ def test_engine_matches_sam2_video_predictor(image_size: int, tiny_checkpoint: P
 
     # every object is compared on every frame the engine reported after its prompt arrived
     frames_of = {obj: sorted(f for o, f in got if o == obj) for obj in (1, 2, 3, 4)}
-    assert frames_of[2] == list(range(0, 41))  # removed after frame 40
+    assert frames_of[2] == list(range(41))  # removed after frame 40
     assert frames_of[3] == list(range(3, N_FRAMES))  # prompted for frame 1, arrived at 3
     assert frames_of[4] == list(range(20, N_FRAMES))
     assert frames_of[1] == [f for f in range(N_FRAMES) if not 30 <= f < 33]  # late correction for 30 arrived at 33
