@@ -226,6 +226,9 @@ def run_node(node_cls: type[ManagedNode], args: list[str] | None = None) -> int:
     except (KeyboardInterrupt, ExternalShutdownException):
         pass
     finally:
+        # shutting down: a repeated Ctrl-C must not abort the clean-up; SIGTERM still ends it at once
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
         if node is not None:
             node.on_shutdown(None)
             node.destroy_node()

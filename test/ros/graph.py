@@ -37,6 +37,7 @@ class NodeProcess:
     def __init__(self, executable: str, env: dict[str, str], tmp_path: Path, params: dict[str, Any] | None = None,
                  remap: dict[str, str] | None = None, namespace: str = "/sam2auto") -> None:
         self.name = executable
+        self._interrupted = False
         self.log_path = tmp_path / f"{executable}-{time.monotonic_ns()}.log"
         self._log = open(self.log_path, "w")
         cmd = [sys.executable, "-m", f"sam2auto_ros.ros.{executable}", *ros_args(params, remap, namespace)]
@@ -52,8 +53,9 @@ class NodeProcess:
         return self.proc.poll() is None
 
     def interrupt(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(2)  # SIGINT, as Ctrl-C / launch would
+        if self.proc.poll() is None and not self._interrupted:
+            self.proc.send_signal(2)  # SIGINT, once, as Ctrl-C / launch would
+            self._interrupted = True
 
     def stop(self, timeout: float = 15.0) -> int:
         if self.proc.poll() is None:
