@@ -10,7 +10,7 @@ import pytest
 
 from sam2auto_ros.core import FrameInstances, Instance, InstanceStatus
 from sam2auto_ros.io import msg_types
-from sam2auto_ros.io.images import image_fields, image_to_array
+from sam2auto_ros.io.images import image_to_array
 from sam2auto_ros.io.instance_msgs import MessageClasses, frame_from_msg, frame_to_msg
 
 from test.io.test_bags import assert_same_frame
@@ -40,6 +40,7 @@ def test_image_and_instance_masks_roundtrip_between_processes(rclpy_context, ros
 
     from builtin_interfaces.msg import Time
     from sam2auto_ros.msg import InstanceMask, InstanceMaskArray
+    from sam2auto_ros.ros.messages import image_msg
     from sensor_msgs.msg import Image
     from std_msgs.msg import Header
 
@@ -68,10 +69,7 @@ def test_image_and_instance_masks_roundtrip_between_processes(rclpy_context, ros
 
         sent = [_frame(s) for s in range(4)]
         for image, frame in sent:
-            msg = Image(**image_fields(image))
-            msg.header.stamp.sec, msg.header.stamp.nanosec = divmod(frame.stamp_ns, 1_000_000_000)
-            msg.header.frame_id = frame.frame_id
-            pubs["image"].publish(msg)
+            pubs["image"].publish(image_msg(image, frame.stamp_ns, frame.frame_id))
             pubs["masks"].publish(frame_to_msg(frame, classes))
             for _ in range(5):
                 executor.spin_once(timeout_sec=0.02)
