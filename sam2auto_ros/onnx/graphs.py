@@ -38,7 +38,7 @@ class ImageEncoderGraph(torch.nn.Module):
 
     def __init__(self, parts: TorchSam2Parts) -> None:
         super().__init__()
-        self.model = parts.model
+        self.model = parts.model  # registered so the exporter sees the weights as parameters
         self.parts = parts
 
     def forward(self, pixels: torch.Tensor) -> tuple[torch.Tensor, ...]:

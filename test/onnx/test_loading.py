@@ -82,7 +82,8 @@ def test_files_of_two_exports_are_not_mixed(fp32_dir: Path, fp16_export: ExportR
 def test_foreign_or_corrupt_graph(fp32_dir: Path, tmp_path: Path) -> None:
     x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
     foreign = tmp_path / "foreign.onnx"
-    onnx.save(helper.make_model(helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])), foreign)
+    graph = helper.make_graph([helper.make_node("Relu", ["x"], ["y"])], "g", [x], [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    onnx.save(helper.make_model(graph, ir_version=10, opset_imports=[helper.make_opsetid("", 18)]), foreign)
     with pytest.raises(OnnxModelError, match="no sam2auto export metadata"):
         OnnxSam2Parts(_copy(fp32_dir, tmp_path / "a", replace={"memory_encoder.onnx": foreign}), providers=["cpu"])
     corrupt = tmp_path / "corrupt.onnx"
