@@ -11,7 +11,6 @@ import contextlib
 import io
 from collections.abc import Sequence
 
-import numpy as np
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
 

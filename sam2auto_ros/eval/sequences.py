@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from sam2auto_ros.core import NO_TRACK, FrameInstances, Instance, RleMask
+from sam2auto_ros.core import NO_TRACK, FrameInstances, Instance, InstanceStatus, RleMask
 from sam2auto_ros.core.masks import box_iou_matrix, mask_iou_matrix
 
 SIMILARITIES = ("mask", "box")
@@ -50,7 +50,15 @@ def coco_rle(mask: RleMask) -> dict:
 
 
 def tracked(frame: FrameInstances) -> list[Instance]:
-    return [i for i in frame.instances if i.track_id != NO_TRACK]
+    """The instances a metric sees: tracked ones with something to see.
+
+    A tracker keeps occluded objects alive and publishes them without pixels (FLASH's OCCLUDED
+    status, an empty mask); they are no detection, neither for the ground truth nor for a tracker.
+    """
+    return [
+        i for i in frame.instances
+        if i.track_id != NO_TRACK and i.status != InstanceStatus.OCCLUDED and (i.mask is None or i.mask.area > 0)
+    ]
 
 
 def _similarity(gt: list[Instance], pred: list[Instance], similarity: str, index: int) -> np.ndarray:

@@ -8,7 +8,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from sam2auto_ros.core import FrameInstances, Instance, InstanceStatus
+from sam2auto_ros.core import FrameInstances, Instance, InstanceStatus, RleMask
 from sam2auto_ros.eval import COMBINED, EvalError, average_precision, evaluate
 from sam2auto_ros.sim import make_scene
 
@@ -163,3 +163,19 @@ def test_mask_mode_needs_masks():
     with pytest.raises(EvalError, match="similarity='box'"):
         evaluate({"x": (GT, boxes)})
     assert evaluate({"x": (GT, boxes)}, similarity="box").combined["MOTA"] == pytest.approx(1.0)
+
+
+def test_occluded_tracks_without_pixels_are_not_scored_as_detections():
+    """A tracker that keeps an occluded object alive (empty mask) must not earn false positives."""
+    mask = np.zeros((20, 20), bool)
+    mask[5:10, 5:10] = True
+    gt, pred = [], []
+    for n in range(6):
+        visible = n < 3
+        gt_inst = (Instance.from_mask_array(mask, track_id=1, label="a", score=1.0),) if visible else ()
+        shown = Instance.from_mask_array(mask, track_id=7, label="a", score=0.9)
+        hidden = Instance(mask=RleMask.empty(20, 20), track_id=7, label="a", score=0.9, status=InstanceStatus.OCCLUDED)
+        gt.append(FrameInstances(n, 20, 20, gt_inst))
+        pred.append(FrameInstances(n, 20, 20, (shown if visible else hidden,)))
+    row = evaluate({"s": (gt, pred)}, with_jf=False).rows["s"]
+    assert row["FP"] == 0 and row["IDF1"] == pytest.approx(1.0) and row["HOTA"] == pytest.approx(1.0)
