@@ -137,20 +137,12 @@ def table_vs_reference(ckpt: Path, cases: list[tuple[int, int]], n_warm: int, n_
         print(f"| {size} | {n_obj} | {ms(eng)} | {ms(ref)} | {ratio:.2f}x |", flush=True)
 
 
-def rss_series(run: Callable[[Callable[[int], None]], None], checkpoints: list[int]) -> dict[int, float]:
-    series: dict[int, float] = {}
-
-    def probe(t: int) -> None:
-        if t in checkpoints:
-            series[t] = rss_mb()
-
-    run(probe)
-    return series
-
-
-def table_memory(ckpt: Path, size: int, n_frames: int, n_obj: int, warm: int, device: str) -> None:
+def table_memory(ckpt: Path, size: int, n_frames: int, n_obj: int, warm: int, device: str, which: list[str]) -> None:
+    """RSS at fixed frames of a long stream; each runner prints as it goes (run them in separate
+    processes with ``--memory-of`` so neither inherits the other's allocations)."""
     wh = (160, 120)
-    marks = sorted({warm, *range(warm, n_frames + 1, max(1, (n_frames - warm) // 5)), n_frames})
+    step = max(1, (n_frames - warm) // 10)
+    marks = {warm, *range(warm, n_frames + 1, step), n_frames}
 
     def run_engine(probe: Callable[[int], None]) -> None:
         engine = Sam2StreamEngine.from_checkpoint(MODEL, checkpoint=ckpt, image_size=size, device=device)
@@ -172,25 +164,27 @@ def table_memory(ckpt: Path, size: int, n_frames: int, n_obj: int, warm: int, de
                 Image.fromarray(video_frame(t, wh)).save(Path(folder) / f"{t:05d}.jpg", quality=90)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                state = predictor.init_state(folder, async_loading_frames=True)
+                state = predictor.init_state(folder)
                 for i, box in enumerate(boxes(n_obj, wh)):
                     predictor.add_new_points_or_box(state, 0, i, box=box)
                 for frame_idx, _, _ in predictor.propagate_in_video(state):
                     probe(frame_idx)
 
-    print(f"\n## Resident memory over a {n_frames}-frame stream ({size} px, {n_obj} objects, {device}), MB")
-    results = {}
-    for name, runner in (("engine", run_engine), ("SAM2VideoPredictor", run_reference)):
-        start = time.perf_counter()
-        results[name] = rss_series(runner, marks)
-        results[name]["seconds"] = time.perf_counter() - start
-    print("| frame | " + " | ".join(results) + " |")
-    print("|---|" + "---|" * len(results))
-    for t in marks:
-        print(f"| {t} | " + " | ".join(f"{r.get(t, float('nan')):.0f}" for r in results.values()) + " |")
-    for name, r in results.items():
-        growth = 100 * (r[marks[-1]] - r[warm]) / r[warm]
-        print(f"{name}: growth after frame {warm}: {growth:+.1f}% ({r['seconds']:.0f} s)")
+    runners = {"engine": run_engine, "SAM2VideoPredictor": run_reference}
+    print(f"\n## Resident memory over a {n_frames}-frame stream ({size} px, {n_obj} objects, {device}), MB", flush=True)
+    for name in which:
+        base: list[float] = []
+        started = time.perf_counter()
+
+        def probe(t: int, name: str = name, base: list[float] = base, started: float = started) -> None:
+            if t in marks:
+                rss = rss_mb()
+                if t == warm:
+                    base.append(rss)
+                growth = f"{100 * (rss - base[0]) / base[0]:+.1f}% vs frame {warm}" if base else ""
+                print(f"{name}: frame {t}: RSS {rss:.0f} MB {growth} ({time.perf_counter() - started:.0f} s)", flush=True)
+
+        runners[name](probe)
 
 
 def main() -> None:
@@ -202,6 +196,7 @@ def main() -> None:
     parser.add_argument("--counts", type=int, nargs="*", default=[1, 4, 16], help="object counts for the scaling table")
     parser.add_argument("--quick", action="store_true", help="fewer sizes and frames")
     parser.add_argument("--long-frames", type=int, default=3000)
+    parser.add_argument("--memory-of", nargs="*", default=["engine", "SAM2VideoPredictor"], help="whose RSS to track")
     parser.add_argument("--skip", nargs="*", default=[], choices=["scaling", "reference", "memory"])
     args = parser.parse_args()
     global clock
@@ -218,7 +213,8 @@ def main() -> None:
             cases = [(256, 1), (256, 4)] if args.quick else [(256, 1), (256, 4), (512, 4)]
             table_vs_reference(ckpt, cases, 8, 4 if args.quick else 8, args.device)
         if "memory" not in args.skip:
-            table_memory(ckpt, 128, 600 if args.quick else args.long_frames, 2, 200 if args.quick else 500, args.device)
+            n_long = 600 if args.quick else args.long_frames
+            table_memory(ckpt, 128, n_long, 2, min(500, n_long // 4), args.device, args.memory_of)
 
 
 if __name__ == "__main__":
