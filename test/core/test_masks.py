@@ -125,3 +125,27 @@ def test_corrupt_coco_strings():
     good = RleMask.from_array(np.eye(8, dtype=bool)).to_coco()
     with pytest.raises(MaskCodecError):
         RleMask.from_coco({"size": good["size"], "counts": good["counts"] + "zzzz"})
+
+
+def _runs_from_array(mask: np.ndarray) -> np.ndarray:
+    """Reference: run lengths computed from the pixels, independent of any RLE string."""
+    flat = mask.ravel(order="F")
+    changes = np.flatnonzero(flat[1:] != flat[:-1]) + 1
+    runs = np.diff(np.concatenate(([0], changes, [flat.size])))
+    return np.concatenate(([0], runs)) if flat[0] else runs
+
+
+def test_counts_parsed_from_the_string_equal_runs_of_the_pixels():
+    rng = np.random.default_rng(11)
+    masks = [rng.random(tuple(rng.integers(1, 80, 2))) > rng.random() for _ in range(150)]
+    big = np.zeros((720, 1280), bool)
+    big[100:700, 3:1000] = True  # long runs: multi-character and negative deltas in the string
+    masks += [big, ~big]
+    for mask in masks:
+        assert np.array_equal(RleMask.from_array(mask).to_counts(), _runs_from_array(mask))
+
+
+@pytest.mark.parametrize("counts", [b"", b"0?", b"!!", b"oooooooooooooo0"])
+def test_malformed_compressed_strings_are_refused(counts):
+    with pytest.raises(MaskCodecError, match="corrupt RLE"):
+        RleMask(4, 4, counts).to_counts()
