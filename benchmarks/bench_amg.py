@@ -59,7 +59,6 @@ def main() -> None:
             result = generator.generate(features)
             amg_s = median_seconds(lambda: generator.generate(features), args.repeats)
             print(f"{size:6d} {grid:3d}x{grid:<2d} {grid * grid:8d} {encode_s:9.2f} {amg_s:8.2f} {1000 * amg_s / grid**2:10.2f} {len(result.instances):6d}", flush=True)
-        del model, parts, features
 
 
 if __name__ == "__main__":

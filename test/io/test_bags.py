@@ -6,7 +6,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from sam2auto_ros.core import FrameInstances, Instance, InstanceStatus, RleMask
+from sam2auto_ros.core import FrameInstances, Instance, InstanceStatus
 from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import BagError, BagWriter, read_messages
 from sam2auto_ros.io.images import image_fields, image_to_array

@@ -3,7 +3,6 @@ bad input. Each failure must be logged, counted on /diagnostics, and leave the n
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 import pytest
