@@ -31,7 +31,7 @@ from .scenario import (
 N_FRAMES = 64
 
 
-@pytest.mark.parametrize("image_size", [256, pytest.param(512, marks=pytest.mark.slow)])
+@pytest.mark.parametrize("image_size", [256, pytest.param(512, marks=pytest.mark.timeout(3600))])
 @pytest.mark.slow
 def test_engine_matches_sam2_video_predictor(image_size: int, tiny_checkpoint: Path, tmp_path: Path) -> None:
     frames, _source = load_video(N_FRAMES)
