@@ -119,6 +119,8 @@ class SimCameraNode(ManagedNode):
         gt = dataclasses.replace(frame.gt, stamp_ns=stamp_ns, frame_id=frame_id)
         self._pubs["gt"].publish(frames_msg(gt))
         self.published += 1
+        if self.published == n and not self.param("loop"):
+            self.get_logger().info(f"published all {n} frames of the scene")  # tests and scripts wait for this line
 
     def _camera_info(self, stamp_ns: int, frame_id: str) -> CameraInfo:
         cfg = self.scene.config

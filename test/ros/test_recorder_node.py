@@ -12,6 +12,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import time
 from pathlib import Path
 
@@ -203,15 +204,23 @@ def test_live_sim_camera_recorded_then_annotated_offline(ros_env, tmp_path):
          "-p", "autostart:=true", "-p", "scene:=crossing", "-p", "seed:=3", "-p", "width:=128", "-p", "height:=96",
          "-p", f"n_frames:={frames}", "-p", "fps:=15.0", "-p", "wait_for_subscribers:=1"],
         cwd=ROOT, env=ros_env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    camera_lines: list[str] = []
+    reader = threading.Thread(target=lambda: camera_lines.extend(camera.stdout), daemon=True)
+    reader.start()
     try:
-        deadline = time.monotonic() + frames / 15 + 8  # the scene's length plus start-up and delivery
-        while time.monotonic() < deadline:
+        # Until the camera has sent the whole scene (start-up time varies a lot on a loaded machine),
+        # then a second for the last messages to reach the recorder.
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and not any("published all" in line for line in camera_lines):
             assert camera.poll() is None and recorder.poll() is None, "a node exited early"
             time.sleep(0.25)
+        time.sleep(1.0)
     finally:
         camera.send_signal(signal.SIGINT)
         recorder.send_signal(signal.SIGINT)
-        cam_out, _ = camera.communicate(timeout=60)
+        camera.wait(timeout=60)
+        reader.join(timeout=10)
+        cam_out = "".join(camera_lines)
         rec_out, _ = recorder.communicate(timeout=60)
     assert recorder.returncode == 0, rec_out
     recorded = list(read_messages(bag))
