@@ -17,6 +17,9 @@ setup(
     packages=find_packages(include=["sam2auto_ros", "sam2auto_ros.*"]),
     package_data={"sam2auto_ros": ["py.typed"]},
     data_files=[
+        # the ament index marker, so ament_index_python finds the package in a pip install too
+        ("share/ament_index/resource_index/packages", ["resource/sam2auto_ros"]),
+        ("share/sam2auto_ros", ["package.xml"]),
         ("share/sam2auto_ros/msg", [str(p) for p in sorted(Path("msg").glob("*.msg"))]),
         ("share/sam2auto_ros/config", [str(p) for p in sorted(Path("config").glob("*.yaml"))]),
         ("share/sam2auto_ros/launch", [str(p) for p in sorted(Path("launch").glob("*.py"))]),
