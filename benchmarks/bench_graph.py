@@ -10,6 +10,8 @@ like a planner would. Per resolution it reports
 - frames published / received / processed / dropped by the latest-frame policy;
 - the graph's overhead beyond model time: (decode + message build + publish) / model, i.e. the
   work a frame costs the node besides the model, and the whole ``rest`` / model for reference;
+- detection batches FLASH applied and refused (a batch whose exact frame flash_node dropped is
+  applied to the nearest processed frame within ``--stamp-tolerance-ms``, else refused);
 - flash_node's resident memory and pending-detection queue, sampled each second: growth
   between the first and the last 10 % of the run.
 
@@ -63,7 +65,7 @@ def run(width: int, height: int, duration: float, args: argparse.Namespace, env:
     from sam2auto_ros.msg import InstanceMaskArray
 
     flash_params = {"autostart": True, "propagator": args.propagator, "publish_overlay": False,
-                    "stamp_tolerance_ns": 35_000_000, "torch_threads": args.threads}
+                    "stamp_tolerance_ns": int(args.stamp_tolerance_ms * 1e6), "torch_threads": args.threads}
     if args.propagator == "sam2":
         from sam2auto_ros.sam2.loading import save_random_checkpoint
         from sam2auto_ros.sam2.registry import checkpoint_info
@@ -142,6 +144,8 @@ def run(width: int, height: int, duration: float, args: argparse.Namespace, env:
         "processed": int(flash["frames_processed"]), "dropped": int(flash["frames_dropped"]),
         "lost_dds": int(flash["frames_lost_dds"]),
         "pending_max": max(s[2] for s in samples),
+        "detections_applied": int(flash["detections_applied"]),
+        "detections_refused": sum(int(v) for k, v in flash.items() if k.startswith("rejected_detections_")),
         "rss_start_mb": float(np.median([s[1] for s in samples[:tenth]])),
         "rss_end_mb": float(np.median([s[1] for s in samples[-tenth:]])),
         "duration_s": duration,
@@ -159,6 +163,8 @@ def main() -> None:
     parser.add_argument("--image-size", type=int, default=512, help="SAM 2 input side (--propagator sam2)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads in flash_node")
     parser.add_argument("--detector-latency", type=float, default=0.1, help="simulated detector seconds per frame")
+    parser.add_argument("--stamp-tolerance-ms", type=float, default=100.0,
+                        help="FLASH stamp_tolerance_ns, in ms (config/annotate.yaml's default: 100)")
     parser.add_argument("--domain-id", type=int, default=150 + os.getpid() % 50)
     args = parser.parse_args()
     env = loopback_env(args.domain_id)
@@ -171,15 +177,15 @@ def main() -> None:
             rows.append(run(width, height, args.duration, args, env, Path(tmp)))
         print(f"done {size}", file=sys.stderr, flush=True)
     print(f"\nflash_node propagator: {args.propagator}; camera 30 Hz; {args.duration:.0f} s per size; "
-          f"{os.cpu_count()} CPU cores shared by every process\n")
+          f"stamp tolerance {args.stamp_tolerance_ms:g} ms; {os.cpu_count()} CPU cores shared by every process\n")
     print("| size | e2e median / p95 ms | transport ms | model ms | rest ms (queue ms) | node overhead ms (% of model) "
-          "| rest % of model | published / received / processed / dropped (DDS lost) | pending dets max | flash RSS MB start -> end |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| rest % of model | published / received / processed / dropped (DDS lost) | detections applied / refused | pending dets max | flash RSS MB start -> end |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['size']} | {r['e2e_ms']:.1f} / {r['e2e_p95_ms']:.1f} | {r['transport_ms']:.1f} | {r['model_ms']:.1f} "
               f"| {r['rest_ms']:.1f} ({r['queue_ms']:.1f}) | {r['node_cost_ms']:.2f} ({r['overhead_pct']:.1f} %) "
               f"| {r['rest_pct']:.0f} % | {r['published']} / {r['received']} / {r['processed']} / {r['dropped']} ({r['lost_dds']}) "
-              f"| {r['pending_max']} | {r['rss_start_mb']:.0f} -> {r['rss_end_mb']:.0f} |")
+              f"| {r['detections_applied']} / {r['detections_refused']} | {r['pending_max']} | {r['rss_start_mb']:.0f} -> {r['rss_end_mb']:.0f} |")
     for r in rows:
         print(f"\n{r['size']}: flash_node RSS (s, MB) {r['rss_curve']}; pending detections {r['pending_curve']}")
 
