@@ -5,6 +5,5 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 bash "$ROOT/scripts/setup.sh"
 . "$ROOT/scripts/paths.sh"
 cd "$ROOT"
-export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
-export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( $$ % 100 + 100 ))}"
+. "$ROOT/scripts/ros_env.sh"
 exec "$VENV/bin/sam2auto" demo "$@"

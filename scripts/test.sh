@@ -8,8 +8,7 @@ bash "$ROOT/scripts/setup.sh"
 . "$ROOT/scripts/paths.sh"
 cd "$ROOT"
 
-export ROS_AUTOMATIC_DISCOVERY_RANGE=LOCALHOST
-export ROS_DOMAIN_ID="${ROS_DOMAIN_ID:-$(( $$ % 100 + 100 ))}"
+. "$ROOT/scripts/ros_env.sh"
 export PYTHONDONTWRITEBYTECODE=1
 
 run=("$VENV/bin/python" -m pytest "$@")

@@ -33,16 +33,6 @@ def _confirmed(frame: FrameInstances) -> FrameInstances:
     return FrameInstances(frame.stamp_ns, frame.height, frame.width, keep, frame.frame_id)
 
 
-@pytest.fixture
-def probe(rclpy_context):
-    from diagnostic_msgs.msg import DiagnosticArray
-
-    p = Probe(rclpy_context)
-    p.collect(DiagnosticArray, "/diagnostics", depth=50)
-    yield p
-    p.destroy()
-
-
 def _run_graph(probe: Probe, ros_env, tmp_path, flash_params: dict, n_frames: int, latency: float):
     from sam2auto_ros.msg import InstanceMaskArray
 

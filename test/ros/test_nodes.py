@@ -17,16 +17,6 @@ NS = "/sam2auto"
 
 
 @pytest.fixture
-def probe(rclpy_context):
-    from diagnostic_msgs.msg import DiagnosticArray
-
-    p = Probe(rclpy_context)
-    p.collect(DiagnosticArray, "/diagnostics", depth=50)
-    yield p
-    p.destroy()
-
-
-@pytest.fixture
 def nodes():
     started: list[NodeProcess] = []
     yield started
