@@ -192,7 +192,8 @@ class Pipeline:
         """The real models where their weights are present, the embedded default where not.
 
         ``smart_od_config`` is SMART-OD's parameter file (config/smart_od.yaml layout); it names
-        the open-vocabulary detector's model, without which "auto" uses the sim noise model.
+        the open-vocabulary detector's model, without which "auto" uses the sim noise model. A file
+        given that cannot build SMART-OD is an error, never a silent switch to the noise model.
         """
         if backend not in BACKENDS:
             raise PipelineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
@@ -306,7 +307,7 @@ def _make_detector(kind: str, classes: Sequence[str], seed: int, params: dict[st
         try:
             return SmartOdDetector.build(classes, params)
         except PipelineError as exc:
-            if kind == "smart-od":
+            if kind == "smart-od" or params.get("smart_od_config"):  # asked for by name or by its file
                 raise
             log.info("%s; using the simulator's detector noise model on ground truth", exc)
     return SimDetector(classes, seed=seed)

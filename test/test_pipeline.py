@@ -61,6 +61,14 @@ def test_clear_errors():
         Pipeline.create(detector="smart-od")
     with pytest.raises(PipelineError, match="no frames"):
         Pipeline(SimDetector(), OpticalFlowPropagator()).run([])
+
+
+def test_a_smart_od_file_that_cannot_build_is_an_error_not_a_silent_switch(tmp_path):
+    config = tmp_path / "smart_od.yaml"
+    config.write_text("smart_od_node:\n  ros__parameters:\n    detector: {backend: onnx, model: /nonexistent.onnx}\n")
+    with pytest.raises(PipelineError, match="SMART-OD cannot be built"):
+        Pipeline.create(["ball"], backend="fallback", smart_od_config=str(config))
+    assert Pipeline.create(["ball"], backend="fallback").describe()["detector"] == "sim-noise-model"  # no file: default
     with pytest.raises(PipelineError, match="detect_every"):
         Pipeline(SimDetector(), OpticalFlowPropagator(), detect_every=0)
 

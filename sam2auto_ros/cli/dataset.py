@@ -1,4 +1,7 @@
-"""``sam2auto dataset``: datasets from labelled bags, and recovery of a killed recording.
+"""``sam2auto dataset``: camera bags from videos, datasets from labelled bags, recovery of a killed recording.
+
+``sam2auto dataset import VIDEO_OR_FOLDER --out BAG`` turns a video file or a folder of images
+into a camera bag (CompressedImage, stamped at the video's rate), ready for ``annotate-bag``.
 
 ``sam2auto dataset export BAG --format coco ytvis mots mot --out DIR`` writes the bag's tracks
 in each format, the frames as JPEGs (``DIR/images/<video>/``) and an overlay video
@@ -31,6 +34,17 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export.add_argument("--no-video", action="store_true", help="do not write overlay.mp4")
     export.add_argument("--fps", type=float, help="overlay video rate (default: from the stamps)")
     export.set_defaults(func=run_export)
+    imp = sub.add_parser("import", help="video file or image folder -> camera bag (input for annotate-bag)")
+    imp.add_argument("source", type=Path, help="video file (anything OpenCV's FFmpeg reads) or folder of images")
+    imp.add_argument("--out", type=Path, required=True, help="bag folder to create")
+    imp.add_argument("--fps", type=float, help="frame rate for the stamps (default: the video's own; 30 for folders)")
+    imp.add_argument("--topic", default="/camera/image_raw", help="camera topic ('/compressed' is appended unless raw)")
+    imp.add_argument("--encoding", choices=("jpeg", "png", "raw"), default="jpeg",
+                     help="jpeg (small), png (lossless) or raw sensor_msgs/Image rgb8 (large)")
+    imp.add_argument("--frame-id", default="camera")
+    imp.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.set_defaults(func=run_import)
     recover = sub.add_parser("recover", help="finish a bag whose recorder was killed")
     recover.add_argument("bag", type=Path)
     recover.set_defaults(func=run_recover)
@@ -47,6 +61,22 @@ def run_export(args: argparse.Namespace) -> int:
         return 2
     for what, path in written.items():
         print(f"{what:>7}: {path}")
+    return 0
+
+
+def run_import(args: argparse.Namespace) -> int:
+    from sam2auto_ros.io.video_import import VideoImportError, video_to_bag
+
+    try:
+        report = video_to_bag(args.source, args.out, fps=args.fps, topic=args.topic, encoding=args.encoding,
+                              frame_id=args.frame_id, storage=args.storage, progress=not args.quiet)
+    except (VideoImportError, BagError) as exc:
+        print(f"sam2auto dataset import: error: {exc}", file=sys.stderr)
+        return 2
+    print(f"{report.bag}: {report.frames} frames {report.width}x{report.height} at {report.fps:g} fps on {report.topic}")
+    if report.skipped:
+        print(f"skipped {len(report.skipped)} unreadable image(s): {', '.join(report.skipped)}")
+    print(f"next: sam2auto annotate-bag {report.bag} <annotated bag> --classes <names...>")
     return 0
 
 
