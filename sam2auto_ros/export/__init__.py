@@ -1,4 +1,5 @@
-"""Dataset exporters: tracks (sequences of ``FrameInstances``) to COCO, YouTube-VIS, MOTS and MOT.
+"""Dataset exporters: tracks (sequences of ``FrameInstances``) to COCO, YouTube-VIS, MOTS, MOT and
+DAVIS / YouTube-VOS PNG masks.
 
 ``export_tracks`` writes one format into a folder; the format modules hold the details.
 """
@@ -11,11 +12,12 @@ from pathlib import Path
 from sam2auto_ros.core.instance import FrameInstances
 from sam2auto_ros.export.coco import to_coco, write_coco
 from sam2auto_ros.export.common import Categories, ExportError
+from sam2auto_ros.export.davis import write_davis
 from sam2auto_ros.export.mots import read_mots, write_mot, write_mots
 from sam2auto_ros.export.ytvis import to_ytvis, write_ytvis
 
-FORMATS = ("coco", "ytvis", "mots", "mot")
-FILE_NAMES = {"coco": "coco.json", "ytvis": "ytvis.json", "mots": "mots.txt", "mot": "mot.txt"}
+FORMATS = ("coco", "ytvis", "mots", "mot", "davis")
+FILE_NAMES = {"coco": "coco.json", "ytvis": "ytvis.json", "mots": "mots.txt", "mot": "mot.txt", "davis": "davis"}
 
 
 def export_tracks(
@@ -25,7 +27,7 @@ def export_tracks(
     categories: Categories | Sequence[str] | None = None,
     video_name: str = "video",
 ) -> Path:
-    """Write ``frames`` as ``fmt`` into ``out_dir`` and return the file written."""
+    """Write ``frames`` as ``fmt`` into ``out_dir`` and return the file (DAVIS: the folder) written."""
     if fmt not in FORMATS:
         raise ExportError(f"unknown export format {fmt!r}; choose one of {', '.join(FORMATS)}")
     frames = list(frames)
@@ -42,6 +44,8 @@ def export_tracks(
         return write_ytvis(path, frames, categories, video_name=video_name)
     if fmt == "mots":
         return write_mots(path, frames, categories)
+    if fmt == "davis":
+        return write_davis(path, frames, video_name)
     return write_mot(path, frames)
 
 
@@ -54,6 +58,7 @@ __all__ = [
     "to_coco",
     "to_ytvis",
     "write_coco",
+    "write_davis",
     "write_mot",
     "write_mots",
     "write_ytvis",

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
+import numpy as np
+
 from sam2auto_ros.core.instance import FrameInstances, Instance, InstanceStatus
+from sam2auto_ros.core.masks import RleMask
 
 
 class ExportError(ValueError):
@@ -53,3 +56,18 @@ def has_pixels(inst: Instance) -> bool:
 def tracked(frames: Sequence[FrameInstances]) -> list[tuple[int, FrameInstances, list[Instance]]]:
     """``(frame number, frame, visible tracked instances)`` for every frame, in order."""
     return [(n, f, [i for i in f.instances if i.has_track and is_visible(i)]) for n, f in enumerate(frames)]
+
+
+def non_overlapping(instances: Sequence[Instance]) -> list[tuple[Instance, RleMask]]:
+    """Each instance with its mask minus the pixels of higher-scoring instances (empty ones dropped)."""
+    taken: np.ndarray | None = None
+    out = []
+    for inst in sorted(instances, key=lambda i: -i.score):
+        pixels = inst.mask.to_array()
+        if taken is None:
+            taken = np.zeros_like(pixels)
+        pixels = pixels & ~taken
+        taken |= pixels
+        if pixels.any():
+            out.append((inst, RleMask.from_array(pixels)))
+    return out

@@ -12,11 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-import numpy as np
 
 from sam2auto_ros.core.instance import FrameInstances, Instance, InstanceStatus
 from sam2auto_ros.core.masks import RleMask
-from sam2auto_ros.export.common import Categories, ExportError, has_pixels, tracked
+from sam2auto_ros.export.common import Categories, ExportError, has_pixels, non_overlapping, tracked
 
 MOTS_ID_FACTOR = 1000
 
@@ -28,21 +27,6 @@ def _mots_id(inst: Instance, class_id: int) -> int:
             "inside class_id * 1000 + id); export this sequence to YouTube-VIS or COCO instead"
         )
     return class_id * MOTS_ID_FACTOR + inst.track_id
-
-
-def non_overlapping(instances: Sequence[Instance]) -> list[tuple[Instance, RleMask]]:
-    """Each instance with its mask minus the pixels of higher-scoring instances (empty ones dropped)."""
-    taken: np.ndarray | None = None
-    out = []
-    for inst in sorted(instances, key=lambda i: -i.score):
-        pixels = inst.mask.to_array()
-        if taken is None:
-            taken = np.zeros_like(pixels)
-        pixels = pixels & ~taken
-        taken |= pixels
-        if pixels.any():
-            out.append((inst, RleMask.from_array(pixels)))
-    return out
 
 
 def mots_lines(frames: Sequence[FrameInstances], categories: Categories, first_frame: int = 1) -> list[str]:

@@ -120,3 +120,47 @@ def test_bad_input_names_the_problem(tmp_path):
 def test_categories_default_to_the_labels_seen(tmp_path):
     path = export_tracks(track_frames(), tmp_path, "coco")
     assert [c["name"] for c in json.loads(path.read_text())["categories"]] == ["ball", "box"]
+
+
+def test_davis_pngs_read_back_as_the_visible_tracks(tmp_path):
+    """Indexed PNGs in the DAVIS palette; ids 1..N by first appearance; meta.json maps them back;
+    what the evaluation harness's DAVIS reader gets equals the visible tracked masks."""
+    from PIL import Image
+
+    from sam2auto_ros.eval.readers import read_davis
+    from sam2auto_ros.export.davis import davis_palette
+
+    frames = track_frames()
+    out = export_tracks(frames, tmp_path, "davis", CATS, video_name="clip")
+    pngs = sorted((out / "Annotations" / "clip").glob("*.png"))
+    assert [p.name for p in pngs[:2]] == ["000000.png", "000001.png"] and len(pngs) == 8
+    with Image.open(pngs[0]) as image:
+        assert image.mode == "P" and image.getpalette()[:9] == [0, 0, 0, 128, 0, 0, 0, 128, 0]
+    assert davis_palette()[3 * 255:] == [224, 224, 192]  # DAVIS' void colour
+    meta = json.loads((out / "meta.json").read_text())["videos"]["clip"]["objects"]
+    assert {k: (v["track_id"], v["category"]) for k, v in meta.items()} == {"1": (3, "ball"), "2": (7, "box")}
+    assert meta["2"]["frames"] == ["000000", "000001", "000002", "000005", "000006", "000007"]  # occluded in 3-4
+    back = read_davis(out / "Annotations" / "clip")
+    to_track = {int(k): v["track_id"] for k, v in meta.items()}
+    for original, read in zip(frames, back):
+        expected = {i.track_id: i.mask.to_array() for i in original.instances
+                    if i.track_id > 0 and i.status == InstanceStatus.CONFIRMED}
+        got = {to_track[i.track_id]: i.mask.to_array() for i in read.instances}
+        assert expected.keys() == got.keys()
+        for tid, mask in expected.items():
+            assert np.array_equal(got[tid], mask)
+
+
+def test_davis_refuses_more_objects_than_its_ids_hold(tmp_path):
+    def pixel(k: int) -> np.ndarray:
+        mask = np.zeros((64, 80), bool)
+        mask[k // 80, k % 80] = True
+        return mask
+
+    # 3 frames x 85 one-pixel tracks, each with a new id: 255 ids in all, one more than DAVIS holds
+    many = [FrameInstances(0, 64, 80, tuple(
+        Instance.from_mask_array(pixel(2 * k), label="ball", score=0.5, track_id=1 + 85 * f + k,
+                                 status=InstanceStatus.CONFIRMED) for k in range(85)), frame_index=f) for f in range(3)]
+    with pytest.raises(ExportError, match="more than 254 tracks"):
+        export_tracks(many, tmp_path, "davis")
+    export_tracks(many[:2], tmp_path / "ok", "davis")  # 170 ids fit
