@@ -11,7 +11,8 @@ replaced and counted as dropped, never queued.
 
 The worker thread turns each frame into RGB pixels and checks it (encoding, corrupt compressed
 data, size change, stamps going backwards); a bad frame is logged, counted and skipped, and the
-node keeps running.
+node keeps running. Frames with a zero stamp (drivers that never set it) are stamped on arrival
+by default, since stamps are how detections find their frame.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ IMAGE_PARAMS = (
               "camera drivers and keeps large frames; best_effort also matches sensor-data publishers but loses "
               "large frames.", choices=("reliable", "best_effort")),
     ParamSpec("compressed_input", False, "Subscribe to `image/compressed` (sensor_msgs/CompressedImage) instead of `image`."),
+    ParamSpec("unstamped_frames", "receive_time", "Frames whose header.stamp is zero (drivers that never set it): "
+              "receive_time stamps them with this node's receive time, and the outputs carry that stamp (each node "
+              "restamps on its own; FLASH's stamp_tolerance_ns absorbs the transport difference); reject drops them.",
+              choices=("receive_time", "reject")),
     ParamSpec("time_jump_reset", 1.0, "A frame stamped this many seconds before the newest one starts a new "
               "sequence (bag loop, camera restart); smaller steps back are dropped as out of order.", low=0.0, high=3600.0),
 )
@@ -62,6 +67,7 @@ class ImagePipelineNode(ManagedNode):
         self.mailbox: LatestMailbox[tuple[Any, int, int]] = LatestMailbox()
         self.stats = NodeStats()
         self.frames_lost_dds = 0
+        self.frames_restamped = 0
         self._subs: list[Any] = []
         self._worker: threading.Thread | None = None
         self._last_stamp_ns: int | None = None
@@ -136,6 +142,16 @@ class ImagePipelineNode(ManagedNode):
     def _handle(self, msg: Any, recv_ns: int, recv_ros_ns: int) -> None:
         t_take = time.time_ns()
         stamp_ns = stamp_to_ns(msg.header.stamp)
+        if stamp_ns == 0:
+            if self.param("unstamped_frames") == "reject":
+                self.reject("unstamped", "frame with a zero header.stamp dropped (unstamped_frames:=receive_time "
+                            "stamps such frames on arrival)")
+                return
+            stamp_ns = recv_ros_ns
+            self.frames_restamped += 1
+            if self.frames_restamped == 1:
+                self.get_logger().warning("frames arrive with a zero header.stamp; stamping them on arrival "
+                                          "(unstamped_frames:=reject drops them instead)")
         try:
             rgb = rgb_of(msg)
         except ImageError as exc:
@@ -196,6 +212,7 @@ class ImagePipelineNode(ManagedNode):
             "frames_processed": s.frames_processed,
             "frames_dropped": self.mailbox.dropped,
             "frames_lost_dds": self.frames_lost_dds,
+            "frames_restamped": self.frames_restamped,
         }
         values.update({f"rejected_{k}": v for k, v in sorted(s.rejected.items())})
         return values

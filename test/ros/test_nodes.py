@@ -3,6 +3,7 @@ bad input. Each failure must be logged, counted on /diagnostics, and leave the n
 
 from __future__ import annotations
 
+import time
 
 import numpy as np
 import pytest
@@ -214,6 +215,40 @@ def test_bad_input_is_logged_counted_and_survived(probe, nodes, ros_env, tmp_pat
     assert [m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for m in ctracks] == [first, last]
     assert int(probe.status("/c/flash_node")["rejected_corrupt_compressed"]) == 1
     assert "cannot decode compressed image" in cflash.log() and cflash.alive()
+
+
+def test_unstamped_frames_are_stamped_on_arrival_or_rejected(probe, nodes, ros_env, tmp_path):
+    """Drivers that leave header.stamp at zero: tracked with receive-time stamps that detections can
+    find (another node's receive time differs by transport: within stamp_tolerance_ns), or dropped."""
+    from sam2auto_ros.msg import InstanceMaskArray
+
+    tracks = probe.collect(InstanceMaskArray, f"{NS}/tracks")
+    rtracks = probe.collect(InstanceMaskArray, "/r/tracks")
+    nodes += [NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "confirm_hits": 1,
+                                                            "stamp_tolerance_ns": 20_000_000}),
+              NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "unstamped_frames": "reject"},
+                          namespace="/r")]
+    feed, rfeed = _Feeder(probe, NS), _Feeder(probe, "/r")
+    assert probe.spin_until(lambda: feed.image.get_subscription_count() and feed.detections.get_subscription_count()
+                            and rfeed.image.get_subscription_count(), 60, tuple(nodes))
+    for _ in range(3):
+        feed.frame(stamp=0)
+        rfeed.frame(stamp=0)
+    probe.spin_for(1.0)
+    stamps = [m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for m in tracks]
+    assert len(stamps) == 3 and 0 < stamps[0] < stamps[1] < stamps[2], stamps
+    assert abs(stamps[-1] - time.time_ns()) < 30_000_000_000  # receive time, not zero
+    feed.detect(stamps[-1] + 5_000_000)  # as stamped by a detector node that received the frame 5 ms later
+    feed.frame(stamp=0)
+    probe.spin_for(1.0)
+    assert any(len(m.instances) for m in tracks[3:]), "the detection found its restamped frame"
+    def counted(fqn: str, key: str, value: int) -> bool:
+        return int(probe.status(fqn).get(key, -1)) == value
+
+    assert probe.spin_until(lambda: counted(f"{NS}/flash_node", "frames_restamped", 4)
+                            and counted(f"{NS}/flash_node", "detections_applied", 1)
+                            and counted("/r/flash_node", "rejected_unstamped", 3), 10, tuple(nodes)), probe.status(f"{NS}/flash_node")
+    assert not rtracks
 
 
 def test_boxes_only_tracks_for_planners(probe, nodes, ros_env, tmp_path):
