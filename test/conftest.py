@@ -47,3 +47,22 @@ def rclpy_context(ros_env: dict[str, str]) -> Iterator[object]:
         yield context
     finally:
         context.try_shutdown()
+
+
+@pytest.fixture
+def fixed_smart_od_config(tmp_path) -> str:
+    """A SMART-OD parameter file whose detector is a real ONNX model of the YOLO-World export
+    signature with fixed output: a 'ball' box centred at (20, 20) and a 'box' at (44, 40), on any
+    64 px frame; boxes only. Lets the pipeline run SMART-OD end to end without weights."""
+    import numpy as np
+    import yaml
+
+    from test.smart_od.tiny_detectors import export_fixed_detector
+
+    table = np.array([[20, 20, 16, 16, 0.9, 0.05], [44, 40, 14, 18, 0.05, 0.85]], np.float32)  # cx cy w h, scores
+    model = export_fixed_detector(tmp_path / "fixed.onnx", table, ["ball", "box"])
+    config = tmp_path / "smart_od.yaml"
+    config.write_text(yaml.safe_dump({"smart_od_node": {"ros__parameters": {
+        "generate_masks": False, "slicing": {"enabled": False},
+        "detector": {"backend": "onnx", "model": str(model), "class_names": ["ball", "box"]}}}}))
+    return str(config)

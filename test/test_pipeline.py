@@ -97,20 +97,10 @@ def test_sam2_engine_is_used_when_a_checkpoint_is_present(scene, tmp_path, monke
     assert out.timing.propagator_s > 0
 
 
-def test_smart_od_is_used_when_its_detector_model_is_configured(tmp_path):
+def test_smart_od_is_used_when_its_detector_model_is_configured(fixed_smart_od_config):
     """SMART-OD through SmartOD.from_params with a real onnxruntime detector (the SMART-OD tests'
     fixed-output model of the YOLO-World export signature), boxes only, FLASH on the fallback."""
-    import yaml
-
-    from test.smart_od.tiny_detectors import export_fixed_detector
-
-    table = np.array([[20, 20, 16, 16, 0.9, 0.05], [44, 40, 14, 18, 0.05, 0.85]], np.float32)  # cx cy w h, scores
-    model = export_fixed_detector(tmp_path / "fixed.onnx", table, ["ball", "box"])
-    config = tmp_path / "smart_od.yaml"
-    config.write_text(yaml.safe_dump({"smart_od_node": {"ros__parameters": {
-        "generate_masks": False, "slicing": {"enabled": False},
-        "detector": {"backend": "onnx", "model": str(model), "class_names": ["ball", "box"]}}}}))
-    pipeline = Pipeline.create(["ball", "box"], backend="fallback", smart_od_config=str(config))
+    pipeline = Pipeline.create(["ball", "box"], backend="fallback", smart_od_config=fixed_smart_od_config)
     assert pipeline.describe()["detector"] == "smart-od" and not pipeline.needs_truth
     image = np.full((64, 64, 3), 90, np.uint8)
     frames = [PipelineFrame(image, 1_000 + i) for i in range(8)]  # no ground truth needed

@@ -105,26 +105,18 @@ def test_cli_imports_and_refuses_to_overwrite(tmp_path, capsys):
     assert len(_read(tmp_path / "bag")) == 3
 
 
-def test_footage_to_dataset_without_ground_truth(tmp_path):
+def test_footage_to_dataset_without_ground_truth(tmp_path, fixed_smart_od_config):
     """Folder of frames -> camera bag -> annotate-bag with a real (ONNX, fixed-output) SMART-OD
     detector and FLASH on the fallback -> COCO: the path real footage takes, no simulator truth."""
-    import yaml
     from pycocotools.coco import COCO
 
     from sam2auto_ros.annotate_bag import annotate_bag
     from sam2auto_ros.export.from_bag import export_bag
     from sam2auto_ros.pipeline import Pipeline
-    from test.smart_od.tiny_detectors import export_fixed_detector
 
-    table = np.array([[20, 20, 16, 16, 0.9, 0.05], [44, 40, 14, 18, 0.05, 0.85]], np.float32)  # cx cy w h, scores
-    model = export_fixed_detector(tmp_path / "fixed.onnx", table, ["ball", "box"])
-    config = tmp_path / "smart_od.yaml"
-    config.write_text(yaml.safe_dump({"smart_od_node": {"ros__parameters": {
-        "generate_masks": False, "slicing": {"enabled": False},
-        "detector": {"backend": "onnx", "model": str(model), "class_names": ["ball", "box"]}}}}))
     folder = _folder(tmp_path, [np.full((64, 64, 3), 90, np.uint8)] * 10, [f"{i}.png" for i in range(10)])
     video_to_bag(folder, tmp_path / "camera", encoding="png")
-    pipeline = Pipeline.create(["ball", "box"], backend="fallback", smart_od_config=str(config))
+    pipeline = Pipeline.create(["ball", "box"], backend="fallback", smart_od_config=fixed_smart_od_config)
     report = annotate_bag(tmp_path / "camera", tmp_path / "annotated", pipeline, progress=False)
     assert report.frames == 10
     written = export_bag(tmp_path / "annotated", tmp_path / "dataset", ["coco"], images=False, video=False)
