@@ -29,13 +29,27 @@ def validate_image(image: object) -> np.ndarray:
     return image
 
 
+def _normalise_table() -> torch.Tensor:
+    """``(3, 256)`` float32: each channel's normalised value of every uint8 level.
+
+    Computed with SAM 2's own arithmetic (``/ 255`` in float64, cast, then mean/std in float32),
+    so a look-up gives bit-identical pixels without float64 frame-sized arrays on every frame.
+    """
+    levels = torch.from_numpy(np.arange(256, dtype=np.uint8) / 255.0).to(torch.float32)
+    mean = torch.tensor(IMG_MEAN, dtype=torch.float32)[:, None]
+    std = torch.tensor(IMG_STD, dtype=torch.float32)[:, None]
+    return (levels[None, :] - mean) / std
+
+
+_NORMALISE = _normalise_table()
+
+
 def to_model_input(image: np.ndarray, image_size: int, device: torch.device) -> torch.Tensor:
     """``(1, 3, S, S)`` normalised float32 tensor for the image encoder."""
     resized = np.asarray(Image.fromarray(np.ascontiguousarray(image)).resize((image_size, image_size)))
-    pixels = torch.from_numpy(resized / 255.0).permute(2, 0, 1).to(torch.float32)
-    mean = torch.tensor(IMG_MEAN, dtype=torch.float32)[:, None, None]
-    std = torch.tensor(IMG_STD, dtype=torch.float32)[:, None, None]
-    return ((pixels - mean) / std).unsqueeze(0).to(device)
+    levels = torch.from_numpy(np.ascontiguousarray(resized.transpose(2, 0, 1))).to(torch.int64)  # (3, S, S)
+    pixels = torch.gather(_NORMALISE, 1, levels.view(3, -1)).view(1, 3, image_size, image_size)
+    return pixels.to(device)
 
 
 def encode_frame(parts: Sam2Parts, image: np.ndarray, frame_index: int = -1) -> FrameFeatures:

@@ -42,6 +42,9 @@ class SamHeadsOutput:
     iou: torch.Tensor  # (B,) predicted IoU of the chosen mask
     obj_ptr: torch.Tensor  # (B, C) object pointer (occlusion-gated)
     object_score_logits: torch.Tensor  # (B, 1) > 0: object visible
+    #: (B, 1, S, S) ``low_res_masks`` upsampled to the input size, where the backend has it anyway
+    #: (the engine then skips its own upsampling); None: the engine upsamples
+    high_res_masks: torch.Tensor | None = None
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ class TorchSam2Parts:
         multimask_output: bool,
     ) -> SamHeadsOutput:
         points = None if point_coords is None else {"point_coords": point_coords, "point_labels": point_labels}
-        _, _, ious, low_res_masks, _, obj_ptr, object_score_logits = self.model._forward_sam_heads(
+        _, _, ious, low_res_masks, high_res_masks, obj_ptr, object_score_logits = self.model._forward_sam_heads(
             backbone_features=image_embed,
             point_inputs=points,
             mask_inputs=mask_input,
@@ -163,7 +166,7 @@ class TorchSam2Parts:
             multimask_output=multimask_output,
         )
         # the chosen mask is the one with the highest predicted IoU (or the only one)
-        return SamHeadsOutput(low_res_masks, ious.max(dim=1).values, obj_ptr, object_score_logits)
+        return SamHeadsOutput(low_res_masks, ious.max(dim=1).values, obj_ptr, object_score_logits, high_res_masks)
 
     @torch.inference_mode()
     def encode_memory(
