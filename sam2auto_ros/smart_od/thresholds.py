@@ -6,15 +6,25 @@ Methods (``ThresholdConfig.method``), all on the frame's detection scores S:
 - ``kmeans_mean_std``: the same k-means; mu_l + 2 sigma_l of the lowest cluster (the noise).
 - ``two_stage``: 2-means splits noise from candidates; the candidates are split again only when
   they form two modes themselves, and the threshold is the lowest score of the upper group.
+- ``kmeans_bayes`` (default): 2-means splits noise from candidates; the cut is the Bayes boundary
+  between the two clusters modelled as Gaussians of one shared variance with the cluster sizes as
+  priors (linear discriminant). Plain 2-means cuts half-way between the centres; when noise
+  outnumbers the candidates, the noise's upper tail carries past that point, and the size prior
+  moves the cut up by exactly as much as the imbalance warrants (no parameter).
 - ``fixed``: ``fixed_threshold`` (the hand-tuned baseline).
 The final threshold is max(theta_dynamic, theta_min). ``ScoreWindow`` pools the scores of the
 last ``window_frames`` frames before computing it (our addition: per-frame pools are small).
 
 Degenerate frames: no scores -> theta_min; fewer than ``min_scores`` scores, or one mode
-(``unimodal_guard``: a one-component Gaussian mixture has a lower BIC than two), -> no cut
-(theta_dynamic = min S), so a frame of only confident detections keeps them all and theta_min
-alone removes a frame of only weak ones. The guard and the two-stage split use scikit-learn's
-GaussianMixture and KMeans.
+(``unimodal_guard``), -> no cut (theta_dynamic = min S), so a frame of only confident
+detections keeps them all and theta_min alone removes a frame of only weak ones.
+
+The one-mode test compares a single Beta distribution with a mixture of two Betas (BIC). Scores
+live on [0, 1] and single score populations are skewed (confident objects Beta(9, 2), noise
+Beta(1.5, 12)); a Gaussian test mistook such skew for a second mode (a pooled window of only
+true objects lost 30 % of them). A single Beta that is U-shaped (both shape parameters < 1)
+puts its mass at both ends: that is two modes, not one. scikit-learn has no Beta mixture, so the
+EM below is ours (method-of-moments M step); k-means is scikit-learn's.
 """
 
 from __future__ import annotations
@@ -25,14 +35,20 @@ from dataclasses import dataclass
 
 import numpy as np
 from sklearn.cluster import KMeans
+from scipy import stats
+from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from sam2auto_ros.smart_od.config import ThresholdConfig
 
-_COVARIANCE_FLOOR = 1e-4  # (score units)^2: keeps mixtures of near-equal scores well posed
-# Two modes need "strong" evidence (BIC difference > 6, Kass & Raftery): skewed single-mode
-# score distributions (objects only, Beta(8, 2)) otherwise fit two Gaussians slightly better.
+_SCORE_EPS = 1e-4  # scores are clipped into (0, 1) where the Beta log-density is finite
+_VARIANCE_FLOOR = 1e-6  # (score units)^2: keeps a component of near-equal scores well posed
+_EM_ITERATIONS = 200
+_EM_TOLERANCE = 1e-6  # mean log-likelihood gain per score below which EM stops
+_COVARIANCE_FLOOR = 1e-4  # (score units)^2, two_stage's Gaussian split test
+# Two modes need "strong" evidence (BIC difference > 6, Kass & Raftery): a flat band of a dozen
+# confident scores otherwise fits two components slightly better than one.
 _BIC_MARGIN = 6.0
 
 
@@ -63,16 +79,60 @@ def _kmeans_labels(scores: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
     return rank[km.labels_], km.cluster_centers_[order, 0]
 
 
+def _beta_moments(scores: np.ndarray, weights: np.ndarray) -> tuple[float, float]:
+    """Beta(a, b) with the weighted mean and variance of ``scores`` (method of moments)."""
+    total = weights.sum()
+    mean = float(np.dot(weights, scores) / total) if total > 0 else float(scores.mean())
+    var = float(np.dot(weights, (scores - mean) ** 2) / total) if total > 0 else float(scores.var())
+    var = min(max(var, _VARIANCE_FLOOR), 0.99 * mean * (1.0 - mean))
+    common = mean * (1.0 - mean) / var - 1.0
+    return mean * common, (1.0 - mean) * common
+
+
+def fit_beta_mixture(scores: np.ndarray, k: int) -> tuple[float, np.ndarray, np.ndarray]:
+    """EM for a k-component Beta mixture on scores in (0, 1), started from k equal-count score
+    bins (deterministic). Returns the log-likelihood, the (k, 2) shape parameters and the weights."""
+    ranks = np.argsort(np.argsort(scores, kind="stable"), kind="stable")
+    resp = np.eye(k)[(ranks * k) // len(scores)]
+    previous = -np.inf
+    for _ in range(_EM_ITERATIONS):
+        weights = np.maximum(resp.mean(axis=0), 1e-12)
+        shapes = np.array([_beta_moments(scores, resp[:, j]) for j in range(k)])
+        log_joint = np.log(weights) + stats.beta.logpdf(scores[:, None], shapes[:, 0], shapes[:, 1])
+        log_density = logsumexp(log_joint, axis=1)
+        loglik = float(log_density.sum())
+        resp = np.exp(log_joint - log_density[:, None])
+        if loglik - previous < _EM_TOLERANCE * len(scores):
+            break
+        previous = loglik
+    return loglik, shapes, weights
+
+
 def is_one_mode(scores: np.ndarray) -> bool:
-    """True unless a mixture of two Gaussians explains the scores clearly better (BIC) than one."""
-    if len(np.unique(scores)) < 2:
+    """True unless the scores form two modes: a two-Beta mixture has a clearly lower BIC, or the
+    scores are no more concentrated than a uniform spread over [0, 1] (single Beta fit with
+    a + b <= 2: flat or U-shaped), as a small pool of noise and objects is."""
+    s = np.clip(np.asarray(scores, dtype=np.float64), _SCORE_EPS, 1.0 - _SCORE_EPS)
+    if len(np.unique(s)) < 2:
         return True
-    x = scores[:, None]
+    one, shapes, _ = fit_beta_mixture(s, 1)
+    if shapes.sum() <= 2.0:
+        return False
+    two = fit_beta_mixture(s, 2)[0]
+    log_n = np.log(len(s))
+    return bool(-2.0 * one + 2 * log_n <= -2.0 * two + 5 * log_n + _BIC_MARGIN)
+
+
+def _candidates_split(candidates: np.ndarray) -> bool:
+    """two_stage's own test (as published with it): two Gaussians beat one by a clear BIC margin."""
+    if len(np.unique(candidates)) < 2:
+        return False
+    x = candidates[:, None]
     bic = [
-        GaussianMixture(n, reg_covar=_COVARIANCE_FLOOR, means_init=_quantile_centres(scores, n)).fit(x).bic(x)
+        GaussianMixture(n, reg_covar=_COVARIANCE_FLOOR, means_init=_quantile_centres(candidates, n)).fit(x).bic(x)
         for n in (1, 2)
     ]
-    return bool(bic[0] <= bic[1] + _BIC_MARGIN)
+    return bool(bic[1] + _BIC_MARGIN < bic[0])
 
 
 def _mean_std(scores: np.ndarray, cfg: ThresholdConfig) -> float:
@@ -94,10 +154,22 @@ def _kmeans_mean_std(scores: np.ndarray, cfg: ThresholdConfig) -> float:
 def _two_stage(scores: np.ndarray, cfg: ThresholdConfig) -> float:
     labels, _ = _kmeans_labels(scores, 2)
     candidates = scores[labels == labels.max()]
-    if len(candidates) >= cfg.min_scores and not is_one_mode(candidates):
+    if len(candidates) >= cfg.min_scores and _candidates_split(candidates):
         sub_labels, _ = _kmeans_labels(candidates, 2)
         candidates = candidates[sub_labels == sub_labels.max()]
     return float(candidates.min())
+
+
+def _kmeans_bayes(scores: np.ndarray, cfg: ThresholdConfig) -> float:
+    labels, _ = _kmeans_labels(scores, 2)
+    low, high = scores[labels == 0], scores[labels == 1]
+    if len(low) == 0 or len(high) == 0 or high.mean() <= low.mean():
+        return float(scores.min())
+    shared_var = (low.var() * len(low) + high.var() * len(high)) / len(scores)
+    gap = high.mean() - low.mean()
+    cut = (low.mean() + high.mean()) / 2.0 + shared_var / gap * np.log(len(low) / len(high))
+    # A cut beyond either centre would contradict the partition it came from.
+    return float(np.clip(cut, low.mean(), high.mean()))
 
 
 _METHODS = {
@@ -105,6 +177,7 @@ _METHODS = {
     "kmeans": _kmeans,
     "kmeans_mean_std": _kmeans_mean_std,
     "two_stage": _two_stage,
+    "kmeans_bayes": _kmeans_bayes,
 }
 
 
