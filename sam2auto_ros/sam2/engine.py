@@ -2,12 +2,11 @@
 
 It computes what ``SAM2VideoPredictor`` computes for each object (each object keeps its own
 memory, as in sam2 1.1.0), but frames arrive one by one, objects come and go at any time, and
-every object is tracked on one shared image encoding per frame, the SAM heads in one batch.
-Memory-attention calls batch objects whose memory has the same length (after an object's first
-``num_maskmem`` frames that is all objects with the same number of conditioning frames), at most
-``object_batch`` at a time, and so do memory-encoder calls. On a CPU the default is one object
-per call: a batch's memory tokens and MLP activations outgrow the caches, and four objects in
-one call measured 20 % slower than four calls (512 px); on a GPU all objects go in one call.
+every object is tracked in one batch per frame on one shared image encoding. Memory-attention
+calls batch all objects whose memory has the same length (after an object's first
+``num_maskmem`` frames that is all objects with the same number of conditioning frames). How a
+batch is computed is the parts' business (``TorchSam2Parts`` on a CPU goes object by object
+inside a call, sharing what depends on the frame only).
 
 Semantics the offline predictor does not have, chosen for a live stream:
 
@@ -48,19 +47,14 @@ _PREV_LOGIT_CLAMP = 32.0
 class Sam2StreamEngine:
     """``Propagator`` on SAM 2: see the module docstring for what it computes."""
 
-    def __init__(
-        self, parts: Sam2Parts, max_cond_frames: int = 4, ring_frames: int = 8, name: str = "sam2-torch", object_batch: int | None = None
-    ) -> None:
+    def __init__(self, parts: Sam2Parts, max_cond_frames: int = 4, ring_frames: int = 8, name: str = "sam2-torch") -> None:
         if ring_frames < 1:
             raise ValueError("ring_frames must be >= 1")
-        if object_batch is not None and object_batch < 1:
-            raise ValueError("object_batch must be >= 1 (or None: 1 on CPU, all objects elsewhere)")
         self.parts = parts
         self.settings = parts.settings
         self.name = name
         self.max_cond_frames = max_cond_frames
         self.ring_frames = ring_frames
-        self.object_batch = object_batch if object_batch is not None else 1 if torch.device(parts.device).type == "cpu" else 1 << 30
         s = self.settings
         # ordinary memories kept per object: the ring a late prompt may rewind into, plus what
         # SAM 2 reads behind the oldest ring frame (recent memories and object pointers)
@@ -196,23 +190,17 @@ class Sam2StreamEngine:
             groups.setdefault(tok.layout, []).append(i)
         out: list[torch.Tensor | None] = [None] * len(tokens)
         for (_, n_ptr), members in groups.items():
-            for chunk in self._chunks(len(members)):
-                rows = members[chunk]
-                b = len(rows)
-                cond = self.parts.memory_attention(
-                    curr.expand(-1, b, -1),
-                    curr_pos.expand(-1, b, -1),
-                    _cat([tokens[i].memory for i in rows], dim=1),
-                    _cat([tokens[i].memory_pos for i in rows], dim=1),
-                    n_ptr,
-                )
-                for j, i in enumerate(rows):
-                    out[i] = cond[j : j + 1]
+            b = len(members)
+            cond = self.parts.memory_attention(
+                curr.expand(-1, b, -1),
+                curr_pos.expand(-1, b, -1),
+                _cat([tokens[i].memory for i in members], dim=1),
+                _cat([tokens[i].memory_pos for i in members], dim=1),
+                n_ptr,
+            )
+            for j, i in enumerate(members):
+                out[i] = cond[j : j + 1]
         return _cat(out, dim=0)  # type: ignore[arg-type]
-
-    def _chunks(self, n: int) -> list[slice]:
-        """Slices of at most ``object_batch`` of ``n`` objects (see the module docstring)."""
-        return [slice(i, min(n, i + self.object_batch)) for i in range(0, n, self.object_batch)]
 
     def _without_memory(self, feats: FrameFeatures) -> torch.Tensor:
         """Features of an initial conditioning frame (SAM 2's no-memory path)."""
@@ -249,14 +237,10 @@ class Sam2StreamEngine:
             mask = mask * s.sigmoid_scale_for_mem_enc
         if s.sigmoid_bias_for_mem_enc != 0.0:
             mask = mask + s.sigmoid_bias_for_mem_enc
-        maskmem = []
-        for rows in self._chunks(low_res.shape[0]):
-            part = mask[rows]
-            features, pos = self.parts.encode_memory(feats.image_embed.expand(part.shape[0], -1, -1, -1), part, scores[rows])
-            maskmem.append(features.to(torch.bfloat16))
-            if self._maskmem_pos is None:
-                self._maskmem_pos = pos[0:1].flatten(2).permute(2, 0, 1).clone()
-        return _cat(maskmem, dim=0)
+        maskmem, pos = self.parts.encode_memory(feats.image_embed.expand(low_res.shape[0], -1, -1, -1), mask, scores)
+        if self._maskmem_pos is None:
+            self._maskmem_pos = pos[0:1].flatten(2).permute(2, 0, 1).clone()
+        return maskmem.to(torch.bfloat16)
 
     def _track(self, banks: Sequence[MemoryBank], feats: FrameFeatures) -> list[FrameMemory]:
         """Track ``banks``' objects onto ``feats`` (no prompt), batched; returns their new memories."""
