@@ -30,13 +30,14 @@ import warnings
 from collections.abc import Callable
 from pathlib import Path
 
+# SAM2VideoPredictor's per-frame progress bars off (tqdm reads this when imported)
+os.environ.setdefault("TQDM_DISABLE", "1")
+
 import numpy as np
 import torch
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-os.environ.setdefault("TQDM_DISABLE", "1")  # SAM2VideoPredictor's progress bars, per frame
 
 from sam2auto_ros.core.propagation import Prompt
 from sam2auto_ros.sam2.engine import Sam2StreamEngine
