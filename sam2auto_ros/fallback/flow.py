@@ -54,7 +54,7 @@ class _Track:
     shape: np.ndarray  # uint8 (h, w): the full object shape in template coordinates
     pose: np.ndarray  # 2x3: template coordinates -> newest frame
     motion: np.ndarray  # 2x3: last frame-to-frame motion
-    mask: np.ndarray  # bool (H, W): visible pixels on the newest frame
+    mask: np.ndarray  # bool (H, W), column-major: visible pixels on the newest frame
     box: tuple[int, int, int, int]  # frame box holding every visible pixel
     visible_count: int
     gain: float = 1.0  # frame brightness relative to the template
@@ -198,7 +198,7 @@ class OpticalFlowPropagator:
             best = max((best, *(self._view(track, pose, gray) for pose in candidates)), key=lambda v: v.count)
         track.motion = compose(best.pose, invert(track.pose))
         track.pose = best.pose
-        track.mask = np.zeros(gray.shape, bool)
+        track.mask = np.zeros(gray.shape, bool, order="F")  # column-major: what COCO RLE encodes
         track.box = best.box
         track.visible_count = best.count
         if best.count:
@@ -300,7 +300,7 @@ class OpticalFlowPropagator:
         else:
             score = math.log(visible / (self.visible_fraction * max(track.area, 1.0)))
             score = max(-_SCORE_LIMIT, min(_SCORE_LIMIT, score))
-        return ObjectPrediction(obj_id, self._index, track.mask.copy(), score, track.iou if visible else 0.0)
+        return ObjectPrediction(obj_id, self._index, track.mask.copy(order="K"), score, track.iou if visible else 0.0)
 
     def _check_image(self, image: object) -> np.ndarray:
         if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
@@ -327,7 +327,7 @@ def _new_track(mask: np.ndarray, gray: np.ndarray) -> _Track:
         shape=mask[y0:y1, x0:x1].astype(np.uint8),
         pose=pose,
         motion=IDENTITY.copy(),
-        mask=mask.copy(),
+        mask=np.array(mask, dtype=bool, order="F"),
         box=(int(x0), int(y0), int(x1), int(y1)),
         visible_count=int(mask.sum()),
     )

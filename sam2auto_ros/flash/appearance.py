@@ -16,12 +16,22 @@ def color_histogram(image: np.ndarray, mask: np.ndarray, bins: int = 8) -> np.nd
 
     ``image`` is RGB uint8 ``(H, W, 3)``, ``mask`` bool ``(H, W)``; returns ``None`` for an empty mask.
     """
-    if image.shape[:2] != mask.shape:
-        raise ValueError(f"image {image.shape[:2]} and mask {mask.shape} differ in size")
+    return hs_histogram(to_hsv(image), mask, bins)
+
+
+def to_hsv(image: np.ndarray) -> np.ndarray:
+    """RGB uint8 to OpenCV's HSV (hue 0..179): convert a frame once, then histogram many masks on it."""
+    return cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2HSV)
+
+
+def hs_histogram(hsv: np.ndarray, mask: np.ndarray, bins: int = 8) -> np.ndarray | None:
+    """``color_histogram`` on an image already in HSV (any crop of it, with the same-sized mask)."""
+    if hsv.shape[:2] != mask.shape:
+        raise ValueError(f"image {hsv.shape[:2]} and mask {mask.shape} differ in size")
     if not mask.any():
         return None
-    hsv = cv2.cvtColor(np.ascontiguousarray(image), cv2.COLOR_RGB2HSV)
-    hist = cv2.calcHist([hsv], [0, 1], mask.astype(np.uint8), [bins, bins], [0, 180, 0, 256])
+    hist = cv2.calcHist([np.ascontiguousarray(hsv)], [0, 1], np.ascontiguousarray(mask, dtype=np.uint8),
+                        [bins, bins], [0, 180, 0, 256])
     hist = hist.astype(np.float32).ravel()
     total = float(hist.sum())
     return hist / total if total > 0 else None

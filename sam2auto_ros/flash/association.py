@@ -83,6 +83,16 @@ def inside_fraction(a: Sequence[RleMask], b: Sequence[RleMask]) -> np.ndarray:
     return np.divide(inter, area_a, out=np.zeros_like(inter), where=area_a > 0)
 
 
+def areas_and_boxes(masks: Sequence[RleMask]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel counts ``(N,)`` and tight xyxy boxes ``(N, 4)`` of many masks in two pycocotools calls."""
+    if not masks:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 4), dtype=np.float64)
+    rles = [{"size": [m.height, m.width], "counts": m.counts} for m in masks]
+    boxes = np.asarray(mask_utils.toBbox(rles), dtype=np.float64).reshape(-1, 4)
+    boxes[:, 2:] += boxes[:, :2]
+    return np.asarray(mask_utils.area(rles), dtype=np.int64), boxes
+
+
 def union(masks: Sequence[RleMask]) -> RleMask | None:
     """The union of masks as one RLE (``None`` for no masks)."""
     if not masks:

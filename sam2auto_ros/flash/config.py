@@ -63,6 +63,16 @@ class FlashConfig:
     """Keep-alive of a freshly confirmed track (enough to ride out a 15-frame detector gap)."""
     occlusion_patience: int = 30
     """Frames a track may stay invisible (propagator object score <= 0) before it is lost."""
+    collapse_ratio: float = 0.25
+    """A visible track whose propagated mask covers less than this fraction of its reference area
+    (the largest of its last ``reference_matches`` matched detections) counts as occluded: a
+    propagator that lost a hidden object keeps a scrap of it on whatever is in front, and that
+    scrap must neither be published nor stop the object's return from being re-identified.
+    Exempt: a mask touching the image border while its track is not moving out across it (an
+    object coming into view is first seen in part; what stays behind when one leaves is a
+    scrap). 0 disables."""
+    reference_matches: int = 10
+    """Matched detections over which a track's reference area is the maximum."""
 
     # -- drift repair ---------------------------------------------------------------------------
     recondition_iou: float = 0.75
@@ -94,6 +104,9 @@ class FlashConfig:
     """Running colour histogram: new = momentum * old + (1 - momentum) * observed."""
     histogram_bins: int = 8
     """Bins per HSV channel (hue, saturation) of the appearance descriptor."""
+    appearance_interval: int = 5
+    """Frames between two refreshes of a matched track's histogram (appearance changes slowly and
+    each refresh decodes a mask; 1 refreshes on every match)."""
 
     # -- capacity -------------------------------------------------------------------------------
     max_objects: int = 32
@@ -134,13 +147,15 @@ class FlashConfig:
                 raise FlashConfigError(f"{f.name} must be true or false, got {value!r}")
         unit = ("match_iou", "rescue_iou", "rescue_inside", "detection_min_score", "admit_score", "admit_max_overlap", "duplicate_iou",
                 "track_duplicate_iou", "recondition_iou", "recondition_score", "reid_appearance_weight",
-                "reid_motion_weight", "reid_max_appearance", "appearance_momentum", "reid_motion_radius", "admit_min_area")
+                "reid_motion_weight", "reid_max_appearance", "appearance_momentum", "reid_motion_radius", "admit_min_area",
+                "collapse_ratio")
         for name in unit:
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise FlashConfigError(f"{name} must lie in [0, 1], got {getattr(self, name)}")
         positive = ("confirm_hits", "hotstart_frames", "tentative_max_misses", "keepalive_max",
                     "keepalive_init", "max_objects", "max_labels_per_track", "history_frames",
-                    "histogram_bins", "reid_motion_horizon")
+                    "histogram_bins", "reid_motion_horizon", "reference_matches",
+                    "appearance_interval")
         for name in positive:
             if getattr(self, name) < 1:
                 raise FlashConfigError(f"{name} must be at least 1, got {getattr(self, name)}")

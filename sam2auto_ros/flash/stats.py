@@ -20,6 +20,8 @@ class FlashStats:
     reidentified: int = 0
     recovered_from_occlusion: int = 0
     reconditioned: int = 0
+    collapsed: int = 0
+    """Track-frames whose propagated mask was a scrap of the object (``collapse_ratio``): occluded."""
     died_tentative: int = 0
     lost: int = 0
     evicted: int = 0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -34,9 +35,25 @@ class Track:
     last_center: np.ndarray | None = None
     velocity: np.ndarray = field(default_factory=lambda: np.zeros(2, dtype=np.float64))
     descriptor: np.ndarray | None = None
-    continuity: float = 1.0
-    """IoU of the newest mask with the previous one: low when the propagator jumped objects."""
+    descriptor_frame: int = -1_000_000
+    """Frame of the last appearance refresh (see ``FlashConfig.appearance_interval``)."""
+    _continuity_pair: tuple | None = field(default=None, repr=False)
+    reference_matches: int = 10
+    """How many recent matched detection areas ``reference_area`` looks back over."""
+    matched_areas: deque = field(default_factory=deque, repr=False)
     _before: tuple | None = None
+
+    def __post_init__(self) -> None:
+        self.matched_areas = deque(self.matched_areas, maxlen=self.reference_matches)
+
+    @property
+    def reference_area(self) -> int:
+        """The object's full size as the detector last saw it (0 before any match)."""
+        return max(self.matched_areas, default=0)
+
+    def collapsed(self, area: int, ratio: float) -> bool:
+        """True when a propagated mask of ``area`` pixels is only a scrap of the object."""
+        return area < ratio * self.reference_area
 
     @property
     def status(self) -> InstanceStatus:
@@ -44,15 +61,25 @@ class Track:
             return InstanceStatus.TENTATIVE
         return InstanceStatus.CONFIRMED if self.visible else InstanceStatus.OCCLUDED
 
-    def observe(self, frame_index: int, mask: RleMask | None, visible: bool) -> None:
-        """Take the propagator's verdict for the newest frame; updates motion from box centres."""
+    @property
+    def continuity(self) -> float:
+        """IoU of the newest observed mask with the one before: low when the propagator jumped
+        objects. Computed on demand (only a duplicate-track decision needs it)."""
+        if self._continuity_pair is None:
+            return 1.0
+        new, old = self._continuity_pair
+        return float(mask_iou_matrix([new], [old])[0, 0])
+
+    def observe(self, frame_index: int, mask: RleMask | None, visible: bool, box: np.ndarray | None = None) -> None:
+        """Take the propagator's verdict for the newest frame; updates motion from box centres
+        (``box``: the mask's xyxy box when the caller has it already)."""
         self.visible = visible
         if not visible or mask is None:
             self.invisible_frames += 1
             return
         self._before = (self.last_center, self.velocity, self.last_mask, self.last_visible_frame)
-        self.continuity = float(mask_iou_matrix([mask], [self.last_mask])[0, 0]) if self.last_mask is not None else 1.0
-        box = mask.box_xyxy().astype(np.float64)
+        self._continuity_pair = (mask, self.last_mask) if self.last_mask is not None else None
+        box = (mask.box_xyxy() if box is None else box).astype(np.float64)
         center = (box[:2] + box[2:]) / 2.0
         if self.last_center is not None and self.last_visible_frame >= 0:
             dt = max(frame_index - self.last_visible_frame, 1)
@@ -76,8 +103,11 @@ class Track:
         dt = min(max(frame_index - self.last_visible_frame, 0), horizon)
         return self.last_center + self.velocity * dt
 
-    def record_match(self, frame_index: int, score: float, keepalive_max: int) -> None:
+    def record_match(self, frame_index: int, score: float, keepalive_max: int, area: int = 0) -> None:
+        """A detection (of ``area`` mask pixels) confirmed this track on ``frame_index``."""
         self.hits += 1
+        if area > 0:
+            self.matched_areas.append(area)
         self.keepalive = min(self.keepalive + 1, keepalive_max)
         self.score = score if self.hits == 1 else 0.8 * self.score + 0.2 * score
         self.last_matched_frame = max(self.last_matched_frame, frame_index)

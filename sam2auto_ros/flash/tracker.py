@@ -33,8 +33,9 @@ import numpy as np
 from sam2auto_ros.core.instance import FrameInstances, Instance
 from sam2auto_ros.core.masks import RleMask, mask_iou_matrix
 from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, Propagator
-from sam2auto_ros.flash.appearance import blend, color_histogram
+from sam2auto_ros.flash.appearance import blend, hs_histogram, to_hsv
 from sam2auto_ros.flash.association import (
+    areas_and_boxes,
     covered_fraction,
     inside_fraction,
     match,
@@ -72,14 +73,28 @@ class _Frame:
     index: int
     image: np.ndarray
     masks: dict[int, RleMask]  # visible tracks only
+    _hsv: np.ndarray | None = None
+
+    @property
+    def hsv(self) -> np.ndarray:
+        """The image in HSV, converted once per frame and only if an appearance is needed."""
+        if self._hsv is None:
+            self._hsv = to_hsv(self.image)
+        return self._hsv
 
 
 @dataclass
 class _Detection:
     index: int
     mask: RleMask
-    prompt: Prompt
     instance: Instance
+
+    @property
+    def prompt(self) -> Prompt:
+        """Built only when the propagator is conditioned on it (decoding every detection is waste)."""
+        if self.instance.mask is not None:
+            return Prompt(mask=self.mask.to_array())
+        return Prompt(box=[float(v) for v in self.instance.box])
 
 
 class FlashTracker:
@@ -101,6 +116,9 @@ class FlashTracker:
         self._newest: dict[int, ObjectPrediction] = {}
         self._size: tuple[int, int] | None = None
         self._latest: FrameInstances | None = None
+        self._resolved: tuple[tuple, dict[int, RleMask]] | None = None
+        self._empty: RleMask | None = None
+        self._mask_version = 0  # bumped whenever a tracked mask changes (keys the render cache)
 
     # -- public ---------------------------------------------------------------------------------
     @property
@@ -145,14 +163,24 @@ class FlashTracker:
         self._size = image.shape[:2]
         frame = _Frame(stamp_ns, index, image, {})
         self._newest = {}
+        self._mask_version += 1
+        seen = [tid for tid in self._tracks if tid in predictions and predictions[tid].visible]
+        encoded = [RleMask.from_array(predictions[tid].mask) for tid in seen]
+        areas, boxes = areas_and_boxes(encoded)
+        found = {tid: k for k, tid in enumerate(seen)}
         for tid, track in self._tracks.items():
-            pred = predictions.get(tid)
-            visible = pred is not None and pred.visible
-            mask = RleMask.from_array(pred.mask) if visible else None
-            if visible:
-                frame.masks[tid] = mask
-                self._newest[tid] = pred
-            track.observe(index, mask, visible)
+            k = found.get(tid)
+            # a scrap, unless the object is coming (back) into view across the image border
+            if k is not None and track.collapsed(int(areas[k]), self._config.collapse_ratio) \
+                    and not _entering(boxes[k], track.velocity, image.shape[:2]):
+                k = None
+                self.stats.collapsed += 1
+            if k is None:
+                track.observe(index, None, False)
+                continue
+            frame.masks[tid] = encoded[k]
+            self._newest[tid] = predictions[tid]
+            track.observe(index, encoded[k], True, boxes[k])
         self._frames.append(frame)
         self.stats.frames += 1
         self._retire(index)
@@ -227,9 +255,11 @@ class FlashTracker:
     def _on_match(self, track: Track, det: _Detection, frame: _Frame, iou: float) -> None:
         cfg = self._config
         inst = det.instance
-        track.record_match(frame.index, inst.score, cfg.keepalive_max)
+        track.record_match(frame.index, inst.score, cfg.keepalive_max, det.mask.area)
         track.votes.add(inst.label, inst.score, inst.class_id)
-        track.descriptor = blend(track.descriptor, self._describe(frame, det.mask), cfg.appearance_momentum)
+        if frame.index - track.descriptor_frame >= cfg.appearance_interval:
+            track.descriptor = blend(track.descriptor, self._describe(frame, det.mask), cfg.appearance_momentum)
+            track.descriptor_frame = frame.index
         if not track.confirmed and track.hits >= cfg.confirm_hits:
             track.confirmed = True
             track.keepalive = max(track.keepalive, cfg.keepalive_init)
@@ -294,15 +324,17 @@ class FlashTracker:
             else:
                 if not self._make_room(frame.index):
                     continue
-                track = Track(self._next_id, frame.index, LabelVotes(cfg.max_labels_per_track))
+                track = Track(self._next_id, frame.index, LabelVotes(cfg.max_labels_per_track),
+                              reference_matches=cfg.reference_matches)
                 self._next_id += 1
                 self._tracks[track.track_id] = track
                 self._condition(track.track_id, det, frame)
                 self.stats.admitted += 1
                 admitted.append(track.track_id)
-            track.record_match(frame.index, det.instance.score, cfg.keepalive_max)
+            track.record_match(frame.index, det.instance.score, cfg.keepalive_max, det.mask.area)
             track.votes.add(det.instance.label, det.instance.score, det.instance.class_id)
             track.descriptor = blend(track.descriptor, desc, cfg.appearance_momentum)
+            track.descriptor_frame = frame.index
             track.last_recondition_frame = frame.index
             matched[det.index] = track.track_id
         return admitted, reidentified
@@ -310,6 +342,7 @@ class FlashTracker:
     def _condition(self, tid: int, det: _Detection, frame: _Frame) -> None:
         """(Re-)condition the propagator on a detection at its frame and take the newest prediction."""
         pred = self._timed(self._propagator.add_object, tid, det.prompt, frame.index)
+        self._mask_version += 1
         frame.masks[tid] = det.mask
         newest = self._frames[-1]
         track = self._tracks[tid]
@@ -388,6 +421,7 @@ class FlashTracker:
     def _drop(self, tid: int, frame_index: int, why: str) -> None:
         """Take a track out of the propagator; confirmed ones go to the gallery for re-id."""
         track = self._tracks.pop(tid)
+        self._mask_version += 1
         self._timed(self._propagator.remove_object, tid)
         for f in self._frames:
             f.masks.pop(tid, None)
@@ -404,12 +438,15 @@ class FlashTracker:
         frame = self._frames[-1]
         height, width = self._size
         masks = self._resolved_masks(frame) if self._config.non_overlapping else dict(frame.masks)
+        if self._empty is None or self._empty.shape != (height, width):
+            self._empty = RleMask.empty(height, width)
+        empty = self._empty
         instances = []
         for tid in sorted(self._tracks):
             track = self._tracks[tid]
             mask = masks.get(tid) if track.visible else None
             instances.append(Instance(
-                mask=mask if mask is not None else RleMask.empty(height, width),
+                mask=mask if mask is not None else empty,
                 label=track.votes.label, score=track.score, track_id=tid,
                 class_id=track.votes.class_id, status=track.status,
             ))
@@ -424,6 +461,11 @@ class FlashTracker:
         """
         out = {tid: frame.masks[tid] for tid in self._tracks if tid in frame.masks}
         ids = [tid for tid in out if tid in self._newest]
+        # a batch that changed no mask (the usual one) reuses the last resolution
+        key = (frame.index, self._mask_version, tuple(sorted(out, key=self._priority)))
+        if self._resolved is not None and self._resolved[0] == key:
+            return dict(self._resolved[1])
+        self._resolved = (key, out)
         if len(ids) < 2:
             return out
         ious = mask_iou_matrix([out[t] for t in ids], [out[t] for t in ids])
@@ -453,7 +495,7 @@ class FlashTracker:
             mb[window] &= ~(contested & a_wins)
         for tid, mask in resolved.items():
             out[tid] = RleMask.from_array(mask)
-        return out
+        return dict(out)
 
     def _priority(self, tid: int) -> tuple[bool, int, int]:
         track = self._tracks[tid]
@@ -484,7 +526,7 @@ class FlashTracker:
         if x1 <= x0 or y1 <= y0:
             return None
         window = (slice(y0, y1), slice(x0, x1))
-        return color_histogram(frame.image[window], mask.to_array()[window], self._config.histogram_bins)
+        return hs_histogram(frame.hsv[window], mask.to_array()[window], self._config.histogram_bins)
 
     def _find_frame(self, stamp_ns: int) -> tuple[_Frame | None, str]:
         if not self._frames:
@@ -533,19 +575,27 @@ class FlashTracker:
         dets = []
         for i, inst in enumerate(instances):
             if inst.mask is not None:
-                mask, prompt = inst.mask, Prompt(mask=inst.mask.to_array())
+                mask = inst.mask
             else:
                 x0, y0, x1, y1 = np.clip(np.round(inst.box), 0, [width, height, width, height]).astype(int)
                 rect = np.zeros((height, width), dtype=bool)
                 rect[y0:y1, x0:x1] = True
-                mask, prompt = RleMask.from_array(rect), Prompt(box=[float(v) for v in inst.box])
+                mask = RleMask.from_array(rect)
             if inst.score < cfg.detection_min_score or mask.area < cfg.min_mask_area:
                 self.stats.rejected_low_score += 1
                 continue
-            dets.append(_Detection(i, mask, prompt, inst))
+            dets.append(_Detection(i, mask, inst))
         kept = suppress_duplicates([d.mask for d in dets], [d.instance.score for d in dets], cfg.duplicate_iou)
         self.stats.duplicates_suppressed += len(dets) - len(kept)
         return [dets[k] for k in sorted(kept)]
+
+
+def _entering(box: np.ndarray, velocity: np.ndarray, size: tuple[int, int]) -> bool:
+    """The box touches the image border and its track is not moving out across it."""
+    x0, y0, x1, y1 = box
+    vx, vy = velocity
+    sides = ((x0 <= 0, vx < 0), (y0 <= 0, vy < 0), (x1 >= size[1], vx > 0), (y1 >= size[0], vy > 0))
+    return any(touch for touch, _ in sides) and not any(touch and out for touch, out in sides)
 
 
 def _translate(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
