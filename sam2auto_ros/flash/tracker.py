@@ -118,6 +118,7 @@ class FlashTracker:
         self._latest: FrameInstances | None = None
         self._resolved: tuple[tuple, dict[int, RleMask]] | None = None
         self._empty: RleMask | None = None
+        self._iou_cache: tuple[list[RleMask], np.ndarray] | None = None
         self._mask_version = 0  # bumped whenever a tracked mask changes (keys the render cache)
 
     # -- public ---------------------------------------------------------------------------------
@@ -140,6 +141,10 @@ class FlashTracker:
 
     def current(self) -> FrameInstances | None:
         """The newest frame's tracks, including what detections added since its ``step``."""
+        if self._latest is None and self._frames:  # rendered on demand: a batch may be followed by a step
+            start, prop_before = time.perf_counter(), self.stats.propagation_seconds
+            self._latest = self._render()
+            self._finish(start, prop_before)
         return self._latest
 
     def reset(self) -> None:
@@ -151,6 +156,7 @@ class FlashTracker:
         self._newest = {}
         self._size = None
         self._latest = None
+        self._iou_cache = None
         self._update_live_stats()
 
     def step(self, image: np.ndarray, stamp_ns: int) -> FrameInstances:
@@ -247,7 +253,8 @@ class FlashTracker:
                 self._drop(tid, frame.index, "unmatched while tentative")
             elif track.confirmed and track.keepalive <= 0:
                 self._drop(tid, frame.index, "keep-alive expired")
-        self._latest = self._render()
+        self._latest = None  # current() renders it when asked
+        self._update_live_stats()
         self._finish(start, prop_before)
         return DetectionOutcome(True, frame.index, "", matched, tuple(admitted), tuple(reidentified))
 
@@ -406,7 +413,7 @@ class FlashTracker:
         ids = [tid for tid in self._tracks if tid in frame.masks]
         if len(ids) < 2:
             return
-        ious = mask_iou_matrix([frame.masks[t] for t in ids], [frame.masks[t] for t in ids])
+        ious = self._pairwise_iou([frame.masks[t] for t in ids])
         np.fill_diagonal(ious, 0.0)
         for a, b in zip(*np.nonzero(np.triu(ious > self._config.track_duplicate_iou))):
             ta, tb = self._tracks.get(ids[a]), self._tracks.get(ids[b])
@@ -468,7 +475,7 @@ class FlashTracker:
         self._resolved = (key, out)
         if len(ids) < 2:
             return out
-        ious = mask_iou_matrix([out[t] for t in ids], [out[t] for t in ids])
+        ious = self._pairwise_iou([out[t] for t in ids])
         pairs = np.argwhere(np.triu(ious > 0.0, 1))
         if len(pairs) == 0:
             return out
@@ -481,8 +488,8 @@ class FlashTracker:
             x1, y1 = np.minimum(boxes[ta][2:], boxes[tb][2:])
             if x1 <= x0 or y1 <= y0:
                 continue
-            ma = resolved.setdefault(ta, self._newest[ta].mask.copy())
-            mb = resolved.setdefault(tb, self._newest[tb].mask.copy())
+            ma = resolved.setdefault(ta, self._newest[ta].mask.copy(order="K"))
+            mb = resolved.setdefault(tb, self._newest[tb].mask.copy(order="K"))
             window = (slice(y0, y1), slice(x0, x1))
             contested = ma[window] & mb[window]
             if not contested.any():
@@ -496,6 +503,18 @@ class FlashTracker:
         for tid, mask in resolved.items():
             out[tid] = RleMask.from_array(mask)
         return dict(out)
+
+    def _pairwise_iou(self, masks: list[RleMask]) -> np.ndarray:
+        """IoU among tracked masks; the duplicate test and the render share one computation."""
+        cached = self._iou_cache
+        if cached is not None:
+            position = {id(m): k for k, m in enumerate(cached[0])}
+            picks = [position.get(id(m)) for m in masks]
+            if None not in picks:
+                return cached[1][np.ix_(picks, picks)].copy()
+        ious = mask_iou_matrix(masks, masks)
+        self._iou_cache = (list(masks), ious)  # holds the masks, so their ids stay unique
+        return ious.copy()
 
     def _priority(self, tid: int) -> tuple[bool, int, int]:
         track = self._tracks[tid]
