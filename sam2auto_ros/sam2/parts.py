@@ -5,6 +5,9 @@ does everything else (memory selection, temporal encodings, object pointers, bat
 ``TorchSam2Parts`` runs the official ``sam2`` modules; the onnxruntime twin (``OnnxSam2Parts``)
 implements the same protocol on exported graphs. Tensor layouts follow ``sam2``'s own, so the
 torch implementation is a thin call into ``SAM2Base`` and parity with the reference is exact.
+On a CPU (outside graph tracing) it computes a batch of objects one object at a time through
+the same submodules, doing the work that depends on the frame alone once (see
+``TorchSam2Parts._object_by_object``); exported graphs keep the plain batched computation.
 
 The four methods, with ``B`` objects, image side ``S``, feature side ``f = S/16``, hidden width
 ``C`` (256) and memory width ``Cm`` (64):
