@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import statistics
 import sys
 import tempfile
@@ -129,13 +130,15 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("onnx_ir", "onnxscript", "torch.onnx", "torch._dynamo", "torch.export", "sam2auto_ros.onnx.providers"):
         logging.getLogger(noisy).setLevel(logging.ERROR)
     rows = []
+    load_before = os.getloadavg()
     with tempfile.TemporaryDirectory(prefix="bench_onnx_") as tmp:
         for size in args.sizes:
             print(f"size {size}: exporting and running {args.warmup}+{args.frames} frames ...", file=sys.stderr, flush=True)
             rows.append(bench_size(size, args, Path(tmp)))
             print(f"size {size}: {rows[-1]}", file=sys.stderr, flush=True)
     print(f"\n{args.model}, random weights, {args.objects} objects, {args.threads} threads, onnxruntime {args.precision} on CPUExecutionProvider, "
-          f"median of {args.frames} frames")
+          f"median of {args.frames} frames; 1-min load average {load_before[0]:.1f} at start, {os.getloadavg()[0]:.1f} at end "
+          f"({os.cpu_count()} CPUs)")
     print(f"{'size':>5} | {'torch ms/frame':>14} | {'onnx ms/frame':>13} | {'speed-up':>8} | {'min mask IoU':>12} | {'export s':>8}")
     for r in rows:
         print(f"{r['size']:>5} | {r['torch_ms']:>14.0f} | {r['onnx_ms']:>13.0f} | {r['torch_ms'] / r['onnx_ms']:>7.2f}x | {r['iou']:>12.4f} | {r['export_s']:>8.0f}")

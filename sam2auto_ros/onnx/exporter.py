@@ -4,7 +4,9 @@ One call writes ``image_encoder.onnx``, ``memory_attention.onnx``, ``sam_heads.o
 ``memory_encoder.onnx`` and ``constants.npz`` into one folder (by default
 ``models/onnx/<model>-<size>-<precision>/``). Tracing uses the dynamo exporter (``torch.export``),
 which keeps batch, prompt-point count, memory length and pointer count dynamic; memory
-attention is traced with SAM 2's rotary encoding rewritten in real arithmetic. fp16 graphs are
+attention is traced with SAM 2's rotary encoding rewritten in real arithmetic and its attention
+restructured to build the query x memory scores one chunk of queries at a time and to weight
+memory tokens before their value projection (:mod:`sam2auto_ros.onnx.attention`). fp16 graphs are
 traced from a half-precision copy of the model and keep float32 inputs and outputs (casts at
 the graph edges), so callers never change.
 

@@ -9,7 +9,8 @@ Python control flow at run time:
   ``(0, 0)`` with label ``-1``, which is what ``sam2`` itself substitutes;
 - the memory attention graph receives spatial memories and object-pointer tokens as separate
   inputs (the pointer count is then a shape, not a Python int), and is exported inside
-  :func:`sam2auto_ros.onnx.rotary.real_rotary`.
+  :func:`sam2auto_ros.onnx.rotary.real_rotary` (real-arithmetic rotation; attention with late
+  value projection and static query chunks, :mod:`sam2auto_ros.onnx.attention`).
 
 High-resolution decoder features enter the SAM heads graph with batch 1 (they are the same
 image for every object) and are broadcast inside, so a frame's features are not copied per

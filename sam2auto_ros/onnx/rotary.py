@@ -16,8 +16,9 @@ import types
 from collections.abc import Iterator
 
 import torch
-import torch.nn.functional as F
 from sam2.modeling.sam.transformer import RoPEAttention
+
+from sam2auto_ros.onnx.attention import attend
 
 
 def rotary_tables(attn: RoPEAttention, side: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -48,10 +49,11 @@ def rotate_pairs(x: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor) -> torch
 def _real_rope_forward(
     self: RoPEAttention, q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, num_k_exclude_rope: int = 0
 ) -> torch.Tensor:
-    """``RoPEAttention.forward`` with the rotation in real arithmetic and no in-place writes."""
+    """``RoPEAttention.forward`` with the rotation in real arithmetic and no in-place writes; the
+    attention itself is :func:`sam2auto_ros.onnx.attention.attend` (values projected late, queries
+    in static chunks)."""
     q = self._separate_heads(self.q_proj(q), self.num_heads)
     k = self._separate_heads(self.k_proj(k), self.num_heads)
-    v = self._separate_heads(self.v_proj(v), self.num_heads)
     cos, sin = self.rope_cos, self.rope_sin
     if q.shape[-2] != cos.shape[0]:
         raise ValueError(f"rotary tables cover {cos.shape[0]} tokens, query has {q.shape[-2]}")
@@ -61,7 +63,7 @@ def _real_rope_forward(
     num_k_rope = k.shape[-2] - num_k_exclude_rope
     k_rot = rotate_pairs(k[:, :, :num_k_rope], cos, sin)
     k = torch.cat((k_rot, k[:, :, num_k_rope:]), dim=2) if num_k_exclude_rope else k_rot
-    out = F.scaled_dot_product_attention(q, k, v)
+    out = attend(q, k, v, self.v_proj, self.num_heads)
     return self.out_proj(self._recombine_heads(out))
 
 
