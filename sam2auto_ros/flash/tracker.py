@@ -31,7 +31,7 @@ from typing import TypeVar
 import numpy as np
 
 from sam2auto_ros.core.instance import FrameInstances, Instance
-from sam2auto_ros.core.masks import RleMask, mask_iou_matrix
+from sam2auto_ros.core.masks import RleMask
 from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, Propagator
 from sam2auto_ros.flash.appearance import blend, hs_histogram, to_hsv
 from sam2auto_ros.flash.association import (
@@ -40,6 +40,7 @@ from sam2auto_ros.flash.association import (
     inside_fraction,
     match,
     match_masks,
+    sparse_iou_matrix,
     suppress_duplicates,
     union,
 )
@@ -296,10 +297,11 @@ class FlashTracker:
         self.stats.rejected_covered += len(confident) - len(free)
         if not free:
             return [], []
-        descriptors = [self._describe(frame, d.mask) for d in free]
         occluded = [t for tid, t in self._tracks.items() if not t.visible and tid not in frame.masks]
         lost = [e.track for e in self._gallery.entries()]
         candidates = occluded + lost
+        # histograms only when there is someone to re-identify (a new track gets one at its next match)
+        descriptors = [self._describe(frame, d.mask) if candidates else None for d in free]
         cost = reid_cost(
             candidates, np.stack([d.mask.box_xyxy() for d in free]), [d.instance.label for d in free], descriptors,
             frame.index, frame.image.shape[:2],
@@ -340,8 +342,9 @@ class FlashTracker:
                 admitted.append(track.track_id)
             track.record_match(frame.index, det.instance.score, cfg.keepalive_max, det.mask.area)
             track.votes.add(det.instance.label, det.instance.score, det.instance.class_id)
-            track.descriptor = blend(track.descriptor, desc, cfg.appearance_momentum)
-            track.descriptor_frame = frame.index
+            if desc is not None:
+                track.descriptor = blend(track.descriptor, desc, cfg.appearance_momentum)
+                track.descriptor_frame = frame.index
             track.last_recondition_frame = frame.index
             matched[det.index] = track.track_id
         return admitted, reidentified
@@ -448,12 +451,14 @@ class FlashTracker:
         if self._empty is None or self._empty.shape != (height, width):
             self._empty = RleMask.empty(height, width)
         empty = self._empty
+        shown = {tid: masks[tid] for tid in sorted(self._tracks) if self._tracks[tid].visible and tid in masks}
+        boxes = dict(zip(shown, areas_and_boxes(list(shown.values()))[1].astype(np.float32)))
         instances = []
         for tid in sorted(self._tracks):
             track = self._tracks[tid]
-            mask = masks.get(tid) if track.visible else None
+            mask = shown.get(tid)
             instances.append(Instance(
-                mask=mask if mask is not None else empty,
+                mask=mask if mask is not None else empty, box=boxes.get(tid, np.zeros(4, np.float32)),
                 label=track.votes.label, score=track.score, track_id=tid,
                 class_id=track.votes.class_id, status=track.status,
             ))
@@ -480,7 +485,7 @@ class FlashTracker:
         if len(pairs) == 0:
             return out
         use_logits = all(self._newest[t].logits is not None for t in ids)
-        boxes = {t: out[t].box_xyxy().astype(int) for t in ids}
+        boxes = dict(zip(ids, areas_and_boxes([out[t] for t in ids])[1].astype(int)))
         resolved: dict[int, np.ndarray] = {}
         for a, b in pairs:
             ta, tb = ids[a], ids[b]
@@ -488,18 +493,21 @@ class FlashTracker:
             x1, y1 = np.minimum(boxes[ta][2:], boxes[tb][2:])
             if x1 <= x0 or y1 <= y0:
                 continue
-            ma = resolved.setdefault(ta, self._newest[ta].mask.copy(order="K"))
-            mb = resolved.setdefault(tb, self._newest[tb].mask.copy(order="K"))
             window = (slice(y0, y1), slice(x0, x1))
+            ma, mb = resolved.get(ta, self._newest[ta].mask), resolved.get(tb, self._newest[tb].mask)
             contested = ma[window] & mb[window]
             if not contested.any():
                 continue
             if use_logits:
                 a_wins = self._newest[ta].logits[window] >= self._newest[tb].logits[window]
-            else:
-                a_wins = np.full(contested.shape, self._priority(ta) >= self._priority(tb))
-            ma[window] &= ~(contested & ~a_wins)
-            mb[window] &= ~(contested & a_wins)
+                losses = ((ta, contested & ~a_wins), (tb, contested & a_wins))
+            else:  # only the lower-priority mask changes (and is re-encoded)
+                losses = ((tb, contested),) if self._priority(ta) >= self._priority(tb) else ((ta, contested),)
+            for tid, lost in losses:
+                if lost.any():
+                    if tid not in resolved:
+                        resolved[tid] = self._newest[tid].mask.copy(order="K")
+                    resolved[tid][window] &= ~lost
         for tid, mask in resolved.items():
             out[tid] = RleMask.from_array(mask)
         return dict(out)
@@ -512,7 +520,7 @@ class FlashTracker:
             picks = [position.get(id(m)) for m in masks]
             if None not in picks:
                 return cached[1][np.ix_(picks, picks)].copy()
-        ious = mask_iou_matrix(masks, masks)
+        ious = sparse_iou_matrix(masks)
         self._iou_cache = (list(masks), ious)  # holds the masks, so their ids stay unique
         return ious.copy()
 

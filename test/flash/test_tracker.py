@@ -407,8 +407,9 @@ def test_only_a_mask_coming_in_across_the_border_is_exempt_from_collapse(box, ve
 
 
 def test_appearance_is_refreshed_at_most_once_per_interval():
-    scene = render([Disc(1, _linear(20, 48, 1, 0))], 12)
-    for interval, last in ((5, 10), (1, 11)):
+    # admitted on frame 0 with nobody to re-identify (no histogram), first refreshed at its match on frame 1
+    scene = render([Disc(1, _linear(20, 48, 1, 0))], 13)
+    for interval, last in ((5, 11), (1, 12)):
         tracker, _ = _run(scene, FlashConfig(appearance_interval=interval))
         (track,) = tracker.tracks.values()
         assert track.descriptor is not None and track.descriptor_frame == last
