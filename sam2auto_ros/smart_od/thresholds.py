@@ -34,9 +34,8 @@ from collections import deque
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.special import betaln, logsumexp
 from sklearn.cluster import KMeans
-from scipy import stats
-from scipy.special import logsumexp
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
@@ -92,13 +91,15 @@ def _beta_moments(scores: np.ndarray, weights: np.ndarray) -> tuple[float, float
 def fit_beta_mixture(scores: np.ndarray, k: int) -> tuple[float, np.ndarray, np.ndarray]:
     """EM for a k-component Beta mixture on scores in (0, 1), started from k equal-count score
     bins (deterministic). Returns the log-likelihood, the (k, 2) shape parameters and the weights."""
+    log_s, log_1s = np.log(scores), np.log1p(-scores)
     ranks = np.argsort(np.argsort(scores, kind="stable"), kind="stable")
     resp = np.eye(k)[(ranks * k) // len(scores)]
     previous = -np.inf
     for _ in range(_EM_ITERATIONS):
         weights = np.maximum(resp.mean(axis=0), 1e-12)
         shapes = np.array([_beta_moments(scores, resp[:, j]) for j in range(k)])
-        log_joint = np.log(weights) + stats.beta.logpdf(scores[:, None], shapes[:, 0], shapes[:, 1])
+        a, b = shapes[:, 0], shapes[:, 1]
+        log_joint = np.log(weights) + (a - 1.0) * log_s[:, None] + (b - 1.0) * log_1s[:, None] - betaln(a, b)
         log_density = logsumexp(log_joint, axis=1)
         loglik = float(log_density.sum())
         resp = np.exp(log_joint - log_density[:, None])

@@ -139,3 +139,88 @@ def test_pooling_helps_sparse_frames():
         return 2 * tp / (2 * tp + fp + fn)
 
     assert f1(30) > f1(1) + 0.05
+
+
+def test_kmeans_bayes_separates_objects_from_noise():
+    precision, recall = _precision_recall(_noisy_frames(), "kmeans_bayes")
+    assert precision >= 0.95 and recall >= 0.9, (precision, recall)
+
+
+def test_kmeans_bayes_boundary_formula():
+    """Two clean clusters: the cut is the shared-variance Bayes boundary with the sizes as priors."""
+    low = np.array([0.05, 0.08, 0.1, 0.12, 0.15, 0.1, 0.07, 0.13])
+    high = np.array([0.7, 0.8, 0.9])
+    scores = np.concatenate([low, high])
+    var = (low.var() * len(low) + high.var() * len(high)) / len(scores)
+    expected = (low.mean() + high.mean()) / 2 + var / (high.mean() - low.mean()) * np.log(len(low) / len(high))
+    cfg = ThresholdConfig(method="kmeans_bayes", unimodal_guard=False, theta_min=0.0)
+    assert dynamic_threshold(scores, cfg).theta_dynamic == pytest.approx(expected)
+
+
+def test_kmeans_bayes_cut_rises_with_the_noise_share():
+    """Same objects, ten times the noise: the cut moves further above the half-way point of plain
+    2-means (the noise's upper tail grows with its count), and stays between the two centres."""
+    from sam2auto_ros.smart_od.thresholds import _kmeans_labels
+
+    rng = np.random.default_rng(6)
+    objects = rng.beta(6, 3, 60)
+    cfg = ThresholdConfig(method="kmeans_bayes", unimodal_guard=False, theta_min=0.0)
+    above_midpoint = []
+    for n in (60, 600):
+        scores = np.concatenate([objects, rng.beta(1.5, 12, n)])
+        _, centres = _kmeans_labels(scores, 2)
+        cut = dynamic_threshold(scores, cfg).theta_dynamic
+        assert centres[0] < cut < centres[1]
+        above_midpoint.append(cut - centres.mean())
+    assert above_midpoint[1] > above_midpoint[0] + 0.02, above_midpoint
+
+
+def test_kmeans_bayes_handles_one_cluster_without_guard():
+    cfg = ThresholdConfig(method="kmeans_bayes", unimodal_guard=False, theta_min=0.0)
+    assert dynamic_threshold([0.4, 0.4, 0.4, 0.4], cfg).theta_dynamic == pytest.approx(0.4)
+    assert dynamic_threshold([0.0, 1.0, 0.0, 1.0], cfg).theta_dynamic == pytest.approx(0.5)
+
+
+def test_one_mode_test_on_skewed_and_small_pools():
+    """A pooled window of only confident objects is skewed (Beta(9, 2)): one mode (a Gaussian
+    test called it two and cut 30 % of the objects). A small pool of noise and objects spread
+    over [0, 1] is two modes even when too small for BIC to prove it."""
+    rng = np.random.default_rng(7)
+    assert all(is_one_mode(rng.beta(9, 2, 180)) for _ in range(5))
+    assert all(is_one_mode(rng.beta(1.5, 12, 300)) for _ in range(5))
+    small = np.array([0.05, 0.12, 0.2, 0.28, 0.33, 0.41, 0.62, 0.7, 0.78, 0.85, 0.9, 0.95])
+    assert not is_one_mode(small)
+
+
+def test_beta_mixture_recovers_known_components():
+    from sam2auto_ros.smart_od.thresholds import fit_beta_mixture
+
+    rng = np.random.default_rng(8)
+    scores = np.concatenate([rng.beta(2, 6, 1000), rng.beta(8, 2, 1000)])
+    _, shapes, weights = fit_beta_mixture(scores, 2)
+    means = shapes[:, 0] / shapes.sum(axis=1)
+    order = np.argsort(means)
+    assert means[order] == pytest.approx([0.25, 0.8], abs=0.03)
+    assert weights[order] == pytest.approx([0.5, 0.5], abs=0.05)
+
+
+def test_default_pooled_window_keeps_objects_only_streams():
+    """30 frames of only true objects through the default pooled window: nearly all kept."""
+    from sam2auto_ros.smart_od.thresholds import ScoreWindow
+
+    rng = np.random.default_rng(9)
+    window = ScoreWindow(ThresholdConfig())
+    kept = total = 0
+    for _ in range(40):
+        scores = rng.beta(9, 2, rng.poisson(6))
+        kept += int(np.sum(scores >= window.threshold(scores).theta_final))
+        total += len(scores)
+    assert kept / total >= 0.98, kept / total
+
+
+@pytest.mark.parametrize("method", DYNAMIC)
+@pytest.mark.parametrize("scores", [[0.5, 0.5, 0.5, 0.5, 0.5], [0.0, 1.0, 0.0, 1.0], [0.3, 0.3, 0.9, 0.9, np.nan]])
+def test_degenerate_input_without_guard(method, scores):
+    cfg = ThresholdConfig(method=method, unimodal_guard=False)
+    result = dynamic_threshold(np.array(scores, dtype=float), cfg)
+    assert np.isfinite(result.theta_final) and cfg.theta_min <= result.theta_final <= 1.0
