@@ -55,8 +55,10 @@ class FlashConfig:
     rarely repeat on one spot; real objects in a detector gap at birth must not die for it)."""
     hotstart_frames: int = 15
     """A tentative track not confirmed within this many frames is removed (SAM 3: 15)."""
-    tentative_max_misses: int = 8
-    """A tentative track unmatched in this many batches is removed (SAM 3: 8)."""
+    tentative_max_misses: int = 3
+    """A tentative track unmatched in this many batches is removed (SAM 3: 8; a false positive
+    rarely comes back on one spot, and each batch a dead one lingers is published; 3 on the
+    tuning seeds)."""
     keepalive_max: int = 30
     """Keep-alive counter ceiling: +1 per matched batch, -1 per unmatched batch."""
     keepalive_init: int = 10
@@ -75,8 +77,9 @@ class FlashConfig:
     """Matched detections over which a track's reference area is the maximum."""
 
     # -- drift repair ---------------------------------------------------------------------------
-    recondition_iou: float = 0.75
-    """A matched track whose mask IoU with the detection is below this is re-conditioned on it."""
+    recondition_iou: float = 0.6
+    """A matched track whose mask IoU with the detection is below this is re-conditioned on it
+    (a detector's ragged mask edges alone keep IoU with a well-tracked small object under 0.75)."""
     recondition_score: float = 0.6
     """Only detections at least this confident re-condition a track."""
     recondition_interval: int = 1

@@ -172,7 +172,7 @@ def test_tentative_false_positive_dies_fast_and_is_not_remembered():
         tracker.add_detections(scene.stamps[f], [])
         if not tracker.tracks and died_at is None:
             died_at = f
-    assert died_at == 8  # SAM 3's rule: unmatched in 8 batches
+    assert died_at == FlashConfig().tentative_max_misses  # unmatched in that many batches
     assert tracker.stats.died_tentative == 1 and len(tracker.gallery) == 0
 
 
@@ -241,8 +241,9 @@ def test_drift_is_repaired_by_reconditioning():
             ious.append(best)
         return float(np.mean(ious)), tracker.stats.reconditioned
 
-    repaired, n = mean_iou(FlashConfig(confirm_hits=2))
-    drifting, n_off = mean_iou(FlashConfig(confirm_hits=2, recondition_iou=0.0, match_iou=0.05))
+    # empty batches in between count as misses: the tentative track must outlive four of them
+    repaired, n = mean_iou(FlashConfig(confirm_hits=2, tentative_max_misses=8))
+    drifting, n_off = mean_iou(FlashConfig(confirm_hits=2, tentative_max_misses=8, recondition_iou=0.0, match_iou=0.05))
     assert n > 0 and n_off == 0
     assert repaired > drifting + 0.1
 
