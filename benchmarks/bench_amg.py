@@ -12,6 +12,7 @@ upscaling and RLE encoding of surviving masks add to it. Median of ``--repeats``
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import time
 
@@ -46,7 +47,8 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     image = np.random.default_rng(0).integers(0, 255, (*args.frame, 3), dtype=np.uint8)
-    print(f"CPU, {args.threads} threads, {args.frame[1]}x{args.frame[0]} frame, SAM 2.1 tiny random weights, median of {args.repeats}")
+    print(f"CPU, {args.threads} threads, {args.frame[1]}x{args.frame[0]} frame, SAM 2.1 tiny random weights, median of {args.repeats}; "
+          f"load average at start {os.getloadavg()[0]:.2f} on {os.cpu_count()} CPUs")
     print(f"{'input':>6s} {'grid':>6s} {'prompts':>8s} {'encode s':>9s} {'AMG s':>8s} {'ms/prompt':>10s} {'masks':>6s}")
     for size in args.sizes:
         torch.manual_seed(0)
@@ -59,6 +61,7 @@ def main() -> None:
             result = generator.generate(features)
             amg_s = median_seconds(lambda: generator.generate(features), args.repeats)
             print(f"{size:6d} {grid:3d}x{grid:<2d} {grid * grid:8d} {encode_s:9.2f} {amg_s:8.2f} {1000 * amg_s / grid**2:10.2f} {len(result.instances):6d}", flush=True)
+    print(f"load average at end {os.getloadavg()[0]:.2f} (1 min)")
 
 
 if __name__ == "__main__":
