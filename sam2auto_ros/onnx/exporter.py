@@ -29,6 +29,7 @@ from pathlib import Path
 import onnx
 import torch
 
+from sam2auto_ros.onnx.attention import QUERY_CHUNK
 from sam2auto_ros.onnx.graphs import GRAPH_NAMES, GraphSpec, graph_specs
 from sam2auto_ros.onnx.metadata import CONSTANTS_FILE, ExportInfo, file_sha256, save_constants, stamp
 from sam2auto_ros.onnx.rotary import real_rotary
@@ -117,11 +118,13 @@ def export_sam2(
     opset: int = DEFAULT_OPSET,
     graphs: tuple[str, ...] = GRAPH_NAMES,
     progress: Callable[[str], None] | None = None,
+    query_chunk: int = QUERY_CHUNK,
 ) -> ExportResult:
     """Export ``model`` (built from ``checkpoint``) into ``out_dir``.
 
     ``checkpoint`` is the file the weights came from; its SHA-256 goes into every graph so a
-    loader can tell graphs of different checkpoints apart.
+    loader can tell graphs of different checkpoints apart. ``query_chunk``: queries per
+    attention chunk in memory attention (see :mod:`sam2auto_ros.onnx.attention`).
     """
     if precision not in PRECISIONS:
         raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
@@ -147,7 +150,7 @@ def export_sam2(
     # trace a copy: tracing fills module caches (e.g. position-encoding caches) with traced values
     traced_model = half_precision_copy(model) if dtype == torch.float16 else copy.deepcopy(model)
     parts = TorchSam2Parts(traced_model)
-    with real_rotary(traced_model.memory_attention, settings.feat_size):
+    with real_rotary(traced_model.memory_attention, settings.feat_size, query_chunk):
         for spec in graph_specs(parts):
             if spec.name not in graphs:
                 continue

@@ -67,6 +67,9 @@ class OnnxSam2Parts:
         self.providers = resolve(providers, strict_providers)
         self.active_providers: dict[str, str] = {}
         self._sessions = {name: self._open(name, threads, strict_providers) for name in GRAPH_NAMES}
+        #: on a CPU, memory attention and the memory encoder run one object per call, like the
+        #: torch backend: several objects' memory tokens in one call outgrow the CPU caches
+        self.object_by_object = self.active_providers["memory_attention"] == "CPUExecutionProvider"
 
     # ----------------------------------------------------------------- loading
     def _check_expected(self, model: str | None, image_size: int | None, precision: str | None, sha256: str | None) -> None:
@@ -138,18 +141,17 @@ class OnnxSam2Parts:
         num_obj_ptr_tokens: int,
     ) -> torch.Tensor:
         split = memory.shape[0] - num_obj_ptr_tokens
-        (out,) = self._run(
-            "memory_attention",
-            {
-                "curr": _np(curr),
-                "curr_pos": _np(curr_pos),
-                "memory": _np(memory[:split]),
-                "memory_pos": _np(memory_pos[:split]),
-                "obj_ptrs": _np(memory[split:]),
-                "obj_ptrs_pos": _np(memory_pos[split:]),
-            },
-        )
-        return out
+        feeds = {
+            "curr": curr,
+            "curr_pos": curr_pos,
+            "memory": memory[:split],
+            "memory_pos": memory_pos[:split],
+            "obj_ptrs": memory[split:],
+            "obj_ptrs_pos": memory_pos[split:],
+        }
+        rows = [slice(i, i + 1) for i in range(curr.shape[1])] if self.object_by_object else [slice(None)]
+        outs = [self._run("memory_attention", {k: _np(v[:, r]) for k, v in feeds.items()})[0] for r in rows]
+        return outs[0] if len(outs) == 1 else torch.cat(outs, dim=0)
 
     def sam_heads(
         self,
@@ -189,8 +191,14 @@ class OnnxSam2Parts:
     def encode_memory(
         self, pix_feat: torch.Tensor, mask_for_mem: torch.Tensor, object_score_logits: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor]:
-        features, pos = self._run(
-            "memory_encoder",
-            {"pix_feat": _np(pix_feat), "mask_for_mem": _np(mask_for_mem), "object_score_logits": _np(object_score_logits)},
-        )
-        return features, pos
+        rows = [slice(i, i + 1) for i in range(pix_feat.shape[0])] if self.object_by_object else [slice(None)]
+        outs = [
+            self._run(
+                "memory_encoder",
+                {"pix_feat": _np(pix_feat[r]), "mask_for_mem": _np(mask_for_mem[r]), "object_score_logits": _np(object_score_logits[r])},
+            )
+            for r in rows
+        ]
+        if len(outs) == 1:
+            return outs[0][0], outs[0][1]
+        return torch.cat([o[0] for o in outs], dim=0), torch.cat([o[1] for o in outs], dim=0)

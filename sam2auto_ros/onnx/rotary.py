@@ -18,7 +18,7 @@ from collections.abc import Iterator
 import torch
 from sam2.modeling.sam.transformer import RoPEAttention
 
-from sam2auto_ros.onnx.attention import attend
+from sam2auto_ros.onnx.attention import QUERY_CHUNK, attend
 
 
 def rotary_tables(attn: RoPEAttention, side: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -63,21 +63,25 @@ def _real_rope_forward(
     num_k_rope = k.shape[-2] - num_k_exclude_rope
     k_rot = rotate_pairs(k[:, :, :num_k_rope], cos, sin)
     k = torch.cat((k_rot, k[:, :, num_k_rope:]), dim=2) if num_k_exclude_rope else k_rot
-    out = attend(q, k, v, self.v_proj, self.num_heads)
+    out = attend(q, k, v, self.v_proj, self.num_heads, self.query_chunk)
     return self.out_proj(self._recombine_heads(out))
 
 
 @contextlib.contextmanager
-def real_rotary(module: torch.nn.Module, feature_side: int) -> Iterator[torch.nn.Module]:
-    """Within the block, every ``RoPEAttention`` under ``module`` uses real cos/sin arithmetic.
+def real_rotary(module: torch.nn.Module, feature_side: int, query_chunk: int = QUERY_CHUNK) -> Iterator[torch.nn.Module]:
+    """Within the block, every ``RoPEAttention`` under ``module`` uses real cos/sin arithmetic
+    and attends ``query_chunk`` queries at a time.
 
     ``feature_side`` is the side of the square feature grid (image size / backbone stride) the
     tables are built for. The tables are attached as buffers (so they follow ``.to()`` and
     become graph constants) and removed on exit together with the patched ``forward``.
     """
+    if query_chunk < 1:
+        raise ValueError(f"query_chunk must be >= 1, got {query_chunk}")
     patched = [m for m in module.modules() if isinstance(m, RoPEAttention)]
     try:
         for attn in patched:
+            attn.query_chunk = query_chunk
             cos, sin = rotary_tables(attn, feature_side)
             dev = next(attn.parameters()).device
             attn.register_buffer("rope_cos", cos.to(dev), persistent=False)
@@ -87,6 +91,7 @@ def real_rotary(module: torch.nn.Module, feature_side: int) -> Iterator[torch.nn
     finally:
         for attn in patched:
             attn.__dict__.pop("forward", None)
+            attn.__dict__.pop("query_chunk", None)
             for name in ("rope_cos", "rope_sin"):
                 attn._buffers.pop(name, None)
 
