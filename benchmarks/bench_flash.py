@@ -117,16 +117,11 @@ def bench_quality(args, config: FlashConfig) -> None:
           f"('benchmark': 30% missing in gaps <= 15 frames, 5% false positives); medians over sequences "
           f"(IDSW/100 frames: mean); Grounded-SAM-2 re-seeds every {args.reseed_every} frames\n")
     print(table(rows, args.frames))
-    print("\nper preset (median IDF1 / mean IDSW per sequence):")
     for preset in PRESETS:
-        cells = []
-        for name in METHODS:
-            scores = by_preset.get((preset, name))
-            if scores:
-                cells.append(f"{name}: {statistics.median(s['IDF1'] for s in scores):.3f} / "
-                             f"{statistics.mean(s['IDSW'] for s in scores):.1f}")
-        if cells:
-            print(f"  {preset:9s} " + "; ".join(cells))
+        rows_of_preset = {name: by_preset[(preset, name)] for name in METHODS if by_preset.get((preset, name))}
+        if rows_of_preset:
+            print(f"\npreset '{preset}' ({len(next(iter(rows_of_preset.values())))} sequences):\n")
+            print(table(rows_of_preset, args.frames))
     print("\nFLASH events over all sequences: " + ", ".join(f"{k} {int(v)}" for k, v in totals.items()))
 
 
