@@ -157,7 +157,7 @@ def export_sam2(
             if progress:
                 progress(f"exporting {spec.name} ({precision}, opset {opset})")
             t0 = time.perf_counter()
-            module = _EdgeCasts(spec.module, dtype)
+            module = _EdgeCasts(spec.module, dtype).eval()  # the wrappers are new modules, in training mode by default
             path = out / f"{spec.name}.onnx"
             _trace(spec, module, path, opset)
             proto = onnx.load(str(path))
