@@ -86,6 +86,8 @@ def main() -> None:
     parser.add_argument("--sim-frames", type=int, default=60, help="frames per simulator scene")
     parser.add_argument("--split", choices=sorted(SPLITS), default="report",
                         help="seed split: tune (for choosing methods) or report (the quoted figures)")
+    parser.add_argument("--theta-max", type=float, default=ThresholdConfig().theta_max,
+                        help="ceiling of every dynamic threshold (1 = none)")
     args = parser.parse_args()
     synthetic_seed, scene_seed, detector_seed = SPLITS[args.split]
     rng = np.random.default_rng(synthetic_seed)
@@ -94,7 +96,7 @@ def main() -> None:
     scenes.update({k: synthetic_frames(k, args.frames, rng) for k in SYNTHETIC})
 
     print(f"split {args.split} (seeds synthetic/scene/detector {SPLITS[args.split]}); "
-          f"default: {DEFAULT}, window {WINDOW} frames, theta_min {ThresholdConfig().theta_min}; "
+          f"default: {DEFAULT}, window {WINDOW} frames, theta_min {ThresholdConfig().theta_min}, theta_max {args.theta_max}; "
           "cells: F1 per frame / F1 pooled (x100); best fixed: F1 (precision/recall)@threshold")
     print(f"{'scene':16s} {'dets/frame':>10s} {'best fixed':>20s} " + " ".join(f"{m:>15s}" for m in METHODS)
           + f" {'ms/frame':>9s} {'default-best':>12s}")
@@ -106,7 +108,7 @@ def main() -> None:
         for method in METHODS:
             f1s = []
             for window_frames in (1, WINDOW):
-                window = ScoreWindow(ThresholdConfig(method=method, window_frames=window_frames))
+                window = ScoreWindow(ThresholdConfig(method=method, window_frames=window_frames, theta_max=args.theta_max))
                 start = time.perf_counter()
                 thetas = [window.threshold(s).theta_final for s, _ in frames]
                 elapsed = 1000 * (time.perf_counter() - start) / len(frames)

@@ -92,6 +92,10 @@ class ThresholdConfig:
     # type of bench_smart_od (two_stage's second split and the Gaussian one-mode test were unstable).
     method: str = "kmeans_bayes"
     theta_min: float = 0.2  # floor: final threshold = max(theta_dynamic, theta_min)
+    # Ceiling: a detection at least this confident is never cut by statistics. Without it, a scene
+    # of only confident objects whose scores hold steady (a static camera: 0.9 and 0.85, frame
+    # after frame) pools into two tight modes and the weaker object is cut as "noise".
+    theta_max: float = 0.6
     fixed_threshold: float = 0.3  # used by method "fixed" (the hand-tuned baseline)
     kmeans_k: int = 3  # clusters for kmeans / kmeans_mean_std
     min_scores: int = 4  # fewer scores than this: no statistics, theta_min alone decides
@@ -106,6 +110,8 @@ class ThresholdConfig:
     def __post_init__(self) -> None:
         _check(self.method in THRESHOLD_METHODS, f"unknown threshold.method {self.method!r}; use one of {THRESHOLD_METHODS}")
         _unit("threshold.theta_min", self.theta_min)
+        _unit("threshold.theta_max", self.theta_max)
+        _check(self.theta_max >= self.theta_min, "threshold.theta_max must be >= threshold.theta_min")
         _unit("threshold.fixed_threshold", self.fixed_threshold)
         _check(self.kmeans_k >= 2, "threshold.kmeans_k must be >= 2")
         _check(self.min_scores >= 2, "threshold.min_scores must be >= 2")

@@ -197,7 +197,8 @@ def dynamic_threshold(scores, config: ThresholdConfig | None = None) -> Threshol
         theta, reason = float(s.min()), "one mode"
     else:
         theta, reason = _METHODS[cfg.method](s, cfg), "method"
-    return ThresholdResult(cfg.method, float(theta), float(max(theta, cfg.theta_min)), len(s), reason)
+    final = theta if cfg.method == "fixed" else min(theta, cfg.theta_max)
+    return ThresholdResult(cfg.method, float(theta), float(max(final, cfg.theta_min)), len(s), reason)
 
 
 

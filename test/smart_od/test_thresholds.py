@@ -82,7 +82,8 @@ def test_degenerate_input_gives_a_threshold(method, scores):
     cfg = ThresholdConfig(method=method)
     result = dynamic_threshold(np.array(scores, dtype=float), cfg)
     assert np.isfinite(result.theta_final) and cfg.theta_min <= result.theta_final <= 1.0
-    assert result.theta_final == max(result.theta_dynamic, cfg.theta_min)
+    ceiling = 1.0 if method == "fixed" else cfg.theta_max
+    assert result.theta_final == max(min(result.theta_dynamic, ceiling), cfg.theta_min)
 
 
 def test_empty_and_single_detections():
@@ -224,3 +225,26 @@ def test_degenerate_input_without_guard(method, scores):
     cfg = ThresholdConfig(method=method, unimodal_guard=False)
     result = dynamic_threshold(np.array(scores, dtype=float), cfg)
     assert np.isfinite(result.theta_final) and cfg.theta_min <= result.theta_final <= 1.0
+
+
+@pytest.mark.parametrize("method", DYNAMIC)
+def test_steady_confident_objects_are_never_cut(method):
+    """A static camera: two objects scored 0.9 and 0.85 frame after frame pool into two tight
+    modes; without the theta_max ceiling every method would cut the weaker object as noise."""
+    from sam2auto_ros.smart_od.thresholds import ScoreWindow
+
+    window = ScoreWindow(ThresholdConfig(method=method))
+    for _ in range(30):
+        result = window.threshold([0.9, 0.85, 0.1])
+    assert result.theta_final <= 0.85
+    uncapped = ScoreWindow(ThresholdConfig(method=method, theta_max=1.0))
+    for _ in range(30):
+        capped_off = uncapped.threshold([0.9, 0.85, 0.1])
+    assert capped_off.theta_final == pytest.approx(max(capped_off.theta_dynamic, 0.2))  # the ceiling is what saves it
+
+
+def test_theta_max_must_not_be_below_the_floor():
+    from sam2auto_ros.smart_od.config import ConfigError
+
+    with pytest.raises(ConfigError, match="theta_max must be >= "):
+        ThresholdConfig(theta_min=0.5, theta_max=0.4)
