@@ -9,7 +9,6 @@ through its compatibility layer where those packages are not installed.
 
 from pathlib import Path
 
-import yaml
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
@@ -37,13 +36,10 @@ ARGUMENTS = (
 )
 
 
-def file_params(name: str, node: str) -> dict:
-    """``<node>: ros__parameters`` of config/<name> (read here so the keys match namespaced nodes)."""
-    path = CONFIG / name
-    if not path.is_file():
-        return {}
-    document = yaml.safe_load(path.read_text()) or {}
-    return dict((document.get(node) or {}).get("ros__parameters") or {})
+def param_files(*names: str) -> list[str]:
+    """config/<name> files that exist, as parameter files; their ``/**/<node>`` keys match the node
+    in any namespace, so each node takes its own section."""
+    return [str(CONFIG / name) for name in names if (CONFIG / name).is_file()]
 
 
 def generate_launch_description():
@@ -56,14 +52,14 @@ def generate_launch_description():
         *(DeclareLaunchArgument(name, default_value=default, description=text) for name, default, text in ARGUMENTS),
         Node(
             package="sam2auto_ros", executable="smart_od_node", name="smart_od_node", namespace=arg("namespace"),
-            parameters=[file_params("annotate.yaml", "smart_od_node"),
+            parameters=[*param_files("annotate.yaml"),
                         {**common, **backend, "detector": arg("detector"), "classes": arg("classes"),
                          "smart_od_config": str(CONFIG / "smart_od.yaml") if (CONFIG / "smart_od.yaml").is_file() else ""}],
             remappings=image_remaps, output="screen",
         ),
         Node(
             package="sam2auto_ros", executable="flash_node", name="flash_node", namespace=arg("namespace"),
-            parameters=[file_params("flash.yaml", "flash_node"), file_params("annotate.yaml", "flash_node"),
+            parameters=[*param_files("flash.yaml", "annotate.yaml"),
                         {**common, **backend, "propagator": arg("propagator"), "publish_masks": arg("publish_masks")}],
             remappings=image_remaps, output="screen",
         ),

@@ -8,7 +8,6 @@ Written against the real ``launch`` / ``launch_ros`` API (see annotate.launch.py
 
 from pathlib import Path
 
-import yaml
 from launch import LaunchDescription
 from launch.actions import DeclareLaunchArgument
 from launch.conditions import IfCondition
@@ -36,12 +35,10 @@ ARGUMENTS = (
 )
 
 
-def file_params(name: str, node: str) -> dict:
-    path = CONFIG / name
-    if not path.is_file():
-        return {}
-    document = yaml.safe_load(path.read_text()) or {}
-    return dict((document.get(node) or {}).get("ros__parameters") or {})
+def param_files(*names: str) -> list[str]:
+    """config/<name> files that exist, as parameter files; their ``/**/<node>`` keys match the node
+    in any namespace, so each node takes its own section."""
+    return [str(CONFIG / name) for name in names if (CONFIG / name).is_file()]
 
 
 def generate_launch_description():
@@ -51,20 +48,20 @@ def generate_launch_description():
         *(DeclareLaunchArgument(name, default_value=default, description=text) for name, default, text in ARGUMENTS),
         Node(
             package="sam2auto_ros", executable="sim_camera_node", name="sim_camera_node", namespace=arg("namespace"),
-            parameters=[file_params("sim.yaml", "sim_camera_node"),
+            parameters=[*param_files("sim.yaml"),
                         {"autostart": True, "scene": arg("scene"), "seed": arg("seed"), "width": arg("size"),
                          "height": arg("size"), "fps": arg("fps"), "publish_clock": arg("use_sim_time")}],
             output="screen",
         ),
         Node(
             package="sam2auto_ros", executable="smart_od_node", name="smart_od_node", namespace=arg("namespace"),
-            parameters=[file_params("sim.yaml", "smart_od_node"),
+            parameters=[*param_files("sim.yaml"),
                         {**timing, "sim_noise": arg("sim_noise"), "sim_latency": arg("sim_latency")}],
             output="screen",
         ),
         Node(
             package="sam2auto_ros", executable="flash_node", name="flash_node", namespace=arg("namespace"),
-            parameters=[file_params("flash.yaml", "flash_node"), file_params("sim.yaml", "flash_node"),
+            parameters=[*param_files("flash.yaml", "sim.yaml"),
                         {**timing, "propagator": arg("propagator"), "model": arg("model"),
                          "checkpoint": arg("checkpoint"), "image_size": arg("image_size")}],
             output="screen",

@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, PropagationError
+from sam2auto_ros.core.rgb import check_rgb
 from sam2auto_ros.fallback.motion import IDENTITY, compose, damp, fit_rigid, invert
 from sam2auto_ros.fallback.prompts import prompt_mask
 
@@ -303,11 +304,7 @@ class OpticalFlowPropagator:
         return ObjectPrediction(obj_id, self._index, track.mask.copy(order="K"), score, track.iou if visible else 0.0)
 
     def _check_image(self, image: object) -> np.ndarray:
-        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-            raise PropagationError(f"image must be an RGB uint8 (H, W, 3) array, got {desc}")
-        if image.shape[0] < 8 or image.shape[1] < 8:
-            raise PropagationError(f"image is too small for optical flow: {image.shape}")
+        image = check_rgb(image, PropagationError, min_side=8)  # smaller: no optical flow
         if self._ring and image.shape[:2] != self._ring[-1].gray.shape:
             raise PropagationError(
                 f"frame size changed from {self._ring[-1].gray.shape} to {image.shape[:2]}; "

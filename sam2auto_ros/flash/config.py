@@ -13,6 +13,8 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
+from sam2auto_ros.core.param_files import ParamFileError, read_node_parameters
+
 
 class FlashConfigError(ValueError):
     """A FLASH parameter that is unknown or outside its valid range."""
@@ -186,15 +188,12 @@ class FlashConfig:
 
     @classmethod
     def from_yaml(cls, path: str, node: str = "flash_node") -> FlashConfig:
-        """Read ``<node>: ros__parameters:`` from a ROS 2 parameter file such as config/flash.yaml."""
-        import yaml
-
-        with open(path, encoding="utf-8") as handle:
-            doc = yaml.safe_load(handle) or {}
+        """The parameters a node named ``node`` gets from a ROS 2 parameter file such as
+        config/flash.yaml, matched as rcl matches them (``/**/flash_node`` etc.)."""
         try:
-            params = doc[node]["ros__parameters"]
-        except (KeyError, TypeError) as exc:
-            raise FlashConfigError(f"{path} has no '{node}: ros__parameters:' section") from exc
+            params = read_node_parameters(path, node)
+        except ParamFileError as exc:
+            raise FlashConfigError(str(exc)) from exc
         return cls.from_dict(params)
 
     def to_dict(self) -> dict[str, Any]:

@@ -33,6 +33,7 @@ import numpy as np
 from sam2auto_ros.core.instance import FrameInstances, Instance
 from sam2auto_ros.core.masks import RleMask
 from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, Propagator
+from sam2auto_ros.core.rgb import check_rgb
 from sam2auto_ros.flash.appearance import blend, hs_histogram, to_hsv
 from sam2auto_ros.flash.association import (
     areas_and_boxes,
@@ -571,9 +572,7 @@ class FlashTracker:
         return best, ""
 
     def _check_image(self, image: np.ndarray) -> np.ndarray:
-        if not isinstance(image, np.ndarray) or image.ndim != 3 or image.shape[2] != 3 or image.dtype != np.uint8:
-            desc = f"{image.dtype} {image.shape}" if isinstance(image, np.ndarray) else type(image).__name__
-            raise ValueError(f"image must be RGB uint8 (H, W, 3), got {desc}")
+        image = check_rgb(image)
         if self._size is not None and image.shape[:2] != self._size:
             raise ValueError(f"frame size changed from {self._size} to {image.shape[:2]}; call reset() for a new stream")
         return image

@@ -34,8 +34,9 @@ import torch
 import torch.nn.functional as F
 
 from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, PropagationError
+from sam2auto_ros.core.rgb import check_rgb
 from sam2auto_ros.sam2.features import FrameFeatures
-from sam2auto_ros.sam2.image import encode_frame, validate_image
+from sam2auto_ros.sam2.image import encode_frame
 from sam2auto_ros.sam2.memory import FrameMemory, MemoryBank, MemoryTokens
 from sam2auto_ros.sam2.parts import Sam2Parts, SamHeadsOutput, TorchSam2Parts
 from sam2auto_ros.sam2.prompts import PreparedPrompt, prepare_prompt
@@ -99,7 +100,7 @@ class Sam2StreamEngine:
 
     def step(self, image: np.ndarray) -> dict[int, ObjectPrediction]:
         """Encode the next frame and track every object onto it (one batch)."""
-        image = validate_image(image)
+        image = check_rgb(image, PropagationError)
         if self._frame_hw is not None and tuple(image.shape[:2]) != self._frame_hw:
             raise PropagationError(f"frame size changed from {self._frame_hw} to {tuple(image.shape[:2])}; call reset() to start a new sequence")
         feats = encode_frame(self.parts, image, self._frame_index + 1)

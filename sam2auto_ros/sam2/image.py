@@ -12,21 +12,9 @@ import torch
 from PIL import Image
 
 from sam2auto_ros.core.propagation import PropagationError
+from sam2auto_ros.core.rgb import check_rgb
 from sam2auto_ros.sam2.features import IMG_MEAN, IMG_STD, FrameFeatures
 from sam2auto_ros.sam2.parts import Sam2Parts
-
-
-def validate_image(image: object) -> np.ndarray:
-    """Return ``image`` if it is an RGB uint8 ``(H, W, 3)`` array, else raise ``PropagationError``."""
-    if not isinstance(image, np.ndarray):
-        raise PropagationError(f"image must be a numpy array (RGB uint8, H x W x 3), got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise PropagationError(f"image must have shape (H, W, 3) RGB, got {image.shape}; convert grey/BGRA frames first")
-    if image.dtype != np.uint8:
-        raise PropagationError(f"image must be uint8, got {image.dtype}; scale float images to 0..255 and cast")
-    if image.shape[0] < 2 or image.shape[1] < 2:
-        raise PropagationError(f"image of {image.shape[1]}x{image.shape[0]} pixels is too small")
-    return image
 
 
 def _normalise_table() -> torch.Tensor:
@@ -54,7 +42,7 @@ def to_model_input(image: np.ndarray, image_size: int, device: torch.device) -> 
 
 def encode_frame(parts: Sam2Parts, image: np.ndarray, frame_index: int = -1) -> FrameFeatures:
     """Run the image encoder on one RGB uint8 frame (validated)."""
-    image = validate_image(image)
+    image = check_rgb(image, PropagationError)
     pixels = to_model_input(image, parts.settings.image_size, parts.device)
     embed, pos, high_res = parts.encode_image(pixels)
     return FrameFeatures(frame_index, (int(image.shape[0]), int(image.shape[1])), embed, pos, high_res)

@@ -18,9 +18,10 @@ import numpy as np
 
 from sam2auto_ros.core.instance import Instance, InstanceStatus
 from sam2auto_ros.core.masks import RleMask
+from sam2auto_ros.core.rgb import check_rgb
 from sam2auto_ros.smart_od.amg import AmgStats, MaskGenerator
 from sam2auto_ros.smart_od.config import SmartODConfig
-from sam2auto_ros.smart_od.detectors import DetectorBackend, SanitizeReport, build_detector, check_class_names, check_image
+from sam2auto_ros.smart_od.detectors import DetectorBackend, DetectorError, SanitizeReport, build_detector, check_class_names
 from sam2auto_ros.smart_od.pairing import pair_detections
 from sam2auto_ros.smart_od.prompting import FeaturesLike, masks_from_boxes
 from sam2auto_ros.smart_od.rois import cluster_rois
@@ -139,7 +140,7 @@ class SmartOD:
         self.score_window.reset()
 
     def detect(self, image: np.ndarray, features: FeaturesLike | None = None) -> SmartODResult:
-        image = check_image(image)
+        image = check_rgb(image, DetectorError)
         diag = Diagnostics()
         clock = time.perf_counter()
 

@@ -13,7 +13,7 @@ YAML = Path(__file__).resolve().parents[2] / "config" / "flash.yaml"
 
 
 def test_yaml_mirrors_every_default():
-    params = yaml.safe_load(YAML.read_text())["flash_node"]["ros__parameters"]
+    params = yaml.safe_load(YAML.read_text())["/**/flash_node"]["ros__parameters"]
     assert set(params) == set(FlashConfig().to_dict())
     assert FlashConfig.from_yaml(str(YAML)) == FlashConfig()
 
@@ -47,7 +47,7 @@ def test_unknown_names_are_an_error_not_ignored(tmp_path):
         FlashConfig.from_dict({"match_iuo": 0.4})
     bad = tmp_path / "flash.yaml"
     bad.write_text("other_node:\n  ros__parameters:\n    match_iou: 0.4\n")
-    with pytest.raises(FlashConfigError, match="no 'flash_node: ros__parameters:'"):
+    with pytest.raises(FlashConfigError, match="no section for node '/flash_node'"):
         FlashConfig.from_yaml(str(bad))
 
 

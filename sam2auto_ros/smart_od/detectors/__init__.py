@@ -9,7 +9,6 @@ from sam2auto_ros.smart_od.detectors.base import (
     RawDetections,
     SanitizeReport,
     check_class_names,
-    check_image,
     sanitize,
 )
 
@@ -39,6 +38,5 @@ __all__ = [
     "SanitizeReport",
     "build_detector",
     "check_class_names",
-    "check_image",
     "sanitize",
 ]

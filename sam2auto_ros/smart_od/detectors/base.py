@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from sam2auto_ros.core.instance import Instance, InstanceStatus
+from sam2auto_ros.core.rgb import check_rgb
 from sam2auto_ros.smart_od.boxes import box_areas, clip_boxes, nms
 
 
@@ -43,19 +44,6 @@ class SanitizeReport:
     nms_suppressed: int = 0
     over_max: int = 0
     kept: int = 0
-
-
-def check_image(image) -> np.ndarray:
-    """An RGB ``uint8`` array ``(H, W, 3)``, or a DetectorError saying what was given instead."""
-    if not isinstance(image, np.ndarray):
-        raise DetectorError(f"image must be a numpy array (H, W, 3) of uint8 RGB, got {type(image).__name__}")
-    if image.ndim != 3 or image.shape[2] != 3:
-        raise DetectorError(f"image must have shape (H, W, 3) (RGB), got {image.shape}; convert mono/RGBA first")
-    if image.dtype != np.uint8:
-        raise DetectorError(f"image must be uint8 RGB, got dtype {image.dtype}; scale to 0..255 and cast")
-    if image.shape[0] < 2 or image.shape[1] < 2:
-        raise DetectorError(f"image is too small to detect in: {image.shape[:2]}")
-    return image
 
 
 def check_class_names(class_names) -> list[str]:
@@ -87,7 +75,7 @@ class DetectorBackend(ABC):
         return self.detect_with_report(image, class_names)[0]
 
     def detect_with_report(self, image: np.ndarray, class_names: Sequence[str]) -> tuple[list[Instance], SanitizeReport]:
-        image = check_image(image)
+        image = check_rgb(image, DetectorError)
         names = check_class_names(class_names)
         raw = self._predict(image, names)
         return sanitize(raw, names, image.shape[:2], self.score_floor, self.nms_iou, self.max_detections)
