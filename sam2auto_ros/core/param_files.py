@@ -67,9 +67,19 @@ def node_parameters(document: Mapping[str, Any], node: str, namespace: str = "")
     return found
 
 
-def read_node_parameters(path: str | Path, node: str, namespace: str = "") -> dict[str, Any]:
-    """``node_parameters`` of a file; a missing file, bad YAML or no matching section is a ParamFileError."""
-    path = Path(path)
+def read_node_parameters(path: str | Path, node: str, namespace: str = "",
+                         error: type[Exception] = ParamFileError) -> dict[str, Any]:
+    """``node_parameters`` of a file; a missing file, bad YAML or no matching section raises
+    ``error`` (the caller's own error type, so its callers need catch nothing new)."""
+    try:
+        return _read(Path(path), node, namespace)
+    except ParamFileError as exc:
+        if error is ParamFileError:
+            raise
+        raise error(str(exc)) from exc
+
+
+def _read(path: Path, node: str, namespace: str) -> dict[str, Any]:
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:

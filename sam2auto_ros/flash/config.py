@@ -13,7 +13,7 @@ import math
 from dataclasses import dataclass, fields
 from typing import Any
 
-from sam2auto_ros.core.param_files import ParamFileError, read_node_parameters
+from sam2auto_ros.core.param_files import read_node_parameters
 
 
 class FlashConfigError(ValueError):
@@ -190,11 +190,7 @@ class FlashConfig:
     def from_yaml(cls, path: str, node: str = "flash_node") -> FlashConfig:
         """The parameters a node named ``node`` gets from a ROS 2 parameter file such as
         config/flash.yaml, matched as rcl matches them (``/**/flash_node`` etc.)."""
-        try:
-            params = read_node_parameters(path, node)
-        except ParamFileError as exc:
-            raise FlashConfigError(str(exc)) from exc
-        return cls.from_dict(params)
+        return cls.from_dict(read_node_parameters(path, node, error=FlashConfigError))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

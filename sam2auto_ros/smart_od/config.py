@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from sam2auto_ros.core.param_files import ParamFileError, read_node_parameters
+from sam2auto_ros.core.param_files import read_node_parameters
 
 THRESHOLD_METHODS = ("mean_std", "kmeans", "kmeans_mean_std", "two_stage", "kmeans_bayes", "fixed")
 DETECTOR_BACKENDS = ("owlv2", "grounding_dino", "onnx")
@@ -210,11 +210,7 @@ class SmartODConfig:
     def from_yaml(cls, path: str | Path, node_name: str = "smart_od_node") -> SmartODConfig:
         """The parameters a node named ``node_name`` gets from a ROS 2 parameter file, matched as
         rcl matches them (``/**/smart_od_node`` etc.)."""
-        try:
-            params = read_node_parameters(path, node_name)
-        except ParamFileError as exc:
-            raise ConfigError(str(exc)) from exc
-        return cls.from_dict(params)
+        return cls.from_dict(read_node_parameters(path, node_name, error=ConfigError))
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
