@@ -3,73 +3,79 @@
     ros2 launch sam2auto_ros sim.launch.py [seed:=3] [record:=true bag:=out/sim_bag]
     sam2auto launch sim.launch.py          # pip-only installs
 
-Written against the real ``launch`` / ``launch_ros`` API (see annotate.launch.py).
+Settings come from config/sim.yaml and flash.yaml, then ``params_file:=``, then the launch
+arguments you type (see annotate.launch.py).
 """
 
 from pathlib import Path
 
 from launch import LaunchDescription
-from launch.actions import DeclareLaunchArgument
+from launch.actions import DeclareLaunchArgument, OpaqueFunction
 from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
+
+from sam2auto_ros.ros.launch_params import PARAMS_FILE_ARGUMENT, node_parameters
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
 
 ARGUMENTS = (
     ("namespace", "sam2auto", "Namespace of every node and topic."),
-    ("scene", "mixed", "Simulated scene preset: default, crossing, occlusion, reentry, mixed."),
-    ("seed", "0", "Scene seed."),
-    ("size", "256", "Frame width and height in pixels."),
-    ("fps", "30.0", "Camera rate."),
-    ("sim_noise", "mild", "Simulated detector noise: perfect, mild, benchmark."),
-    ("sim_latency", "0.1", "Simulated detector time per frame, seconds."),
-    ("propagator", "flow-fallback", "Mask propagation backend: flow-fallback, sam2 or onnx."),
-    ("model", "sam2.1_hiera_tiny", "SAM 2 model name (propagator:=sam2)."),
+    PARAMS_FILE_ARGUMENT,
+    # Node settings: '' leaves the value of the parameter files (default named in the text).
+    ("scene", "", "Simulated scene preset: default, crossing, occlusion, reentry, mixed (the default)."),
+    ("seed", "", "Scene seed (default 0)."),
+    ("size", "", "Frame width and height in pixels (default 256)."),
+    ("fps", "", "Camera rate (default 30.0)."),
+    ("sim_noise", "", "Simulated detector noise: perfect, mild (default), benchmark."),
+    ("sim_latency", "", "Simulated detector time per frame, seconds (default 0.1)."),
+    ("propagator", "", "Mask propagation backend: flow-fallback (default), sam2 or onnx."),
+    ("model", "", "SAM 2 model name (propagator:=sam2; default sam2.1_hiera_tiny)."),
     ("checkpoint", "", "SAM 2 checkpoint file (propagator:=sam2)."),
-    ("image_size", "0", "SAM 2 input side; 0: the model's own."),
-    ("use_sim_time", "false", "Drive /clock from the simulated camera and run every node on it."),
+    ("image_size", "", "SAM 2 input side; 0 (default): the model's own."),
+    ("use_sim_time", "", "Drive /clock from the simulated camera and run every node on it (default false)."),
+    # Recording.
     ("record", "false", "Also record frames, detections and tracks to a bag."),
     ("bag", "", "Output bag directory for record:=true."),
-    ("storage", "mcap", "Bag storage for record:=true: mcap or sqlite3."),
+    ("storage", "", "Bag storage for record:=true: mcap (default) or sqlite3."),
 )
 
 
-def param_files(*names: str) -> list[str]:
-    """config/<name> files that exist, as parameter files; their ``/**/<node>`` keys match the node
-    in any namespace, so each node takes its own section."""
-    return [str(CONFIG / name) for name in names if (CONFIG / name).is_file()]
-
-
-def generate_launch_description():
+def nodes(context):
     arg = LaunchConfiguration
-    timing = {"autostart": True, "use_sim_time": arg("use_sim_time")}
-    return LaunchDescription([
-        *(DeclareLaunchArgument(name, default_value=default, description=text) for name, default, text in ARGUMENTS),
+    return [
         Node(
             package="sam2auto_ros", executable="sim_camera_node", name="sim_camera_node", namespace=arg("namespace"),
-            parameters=[*param_files("sim.yaml"),
-                        {"autostart": True, "scene": arg("scene"), "seed": arg("seed"), "width": arg("size"),
-                         "height": arg("size"), "fps": arg("fps"), "publish_clock": arg("use_sim_time")}],
+            parameters=node_parameters(context, CONFIG, ["sim.yaml"], {
+                "scene": "scene", "seed": "seed", "width": "size", "height": "size", "fps": "fps",
+                "publish_clock": "use_sim_time"}),
             output="screen",
         ),
         Node(
             package="sam2auto_ros", executable="smart_od_node", name="smart_od_node", namespace=arg("namespace"),
-            parameters=[*param_files("sim.yaml"),
-                        {**timing, "sim_noise": arg("sim_noise"), "sim_latency": arg("sim_latency")}],
+            parameters=node_parameters(context, CONFIG, ["sim.yaml"], {
+                "use_sim_time": "use_sim_time", "sim_noise": "sim_noise", "sim_latency": "sim_latency"}),
             output="screen",
         ),
         Node(
             package="sam2auto_ros", executable="flash_node", name="flash_node", namespace=arg("namespace"),
-            parameters=[*param_files("flash.yaml", "sim.yaml"),
-                        {**timing, "propagator": arg("propagator"), "model": arg("model"),
-                         "checkpoint": arg("checkpoint"), "image_size": arg("image_size")}],
+            parameters=node_parameters(context, CONFIG, ["flash.yaml", "sim.yaml"], {
+                "use_sim_time": "use_sim_time", "propagator": "propagator", "model": "model",
+                "checkpoint": "checkpoint", "image_size": "image_size"}),
             output="screen",
         ),
         Node(
             package="sam2auto_ros", executable="recorder_node", name="recorder_node", namespace=arg("namespace"),
-            parameters=[{**timing, "bag_path": arg("bag"), "storage": arg("storage"), "model": arg("propagator"),
-                         "backend": arg("propagator"), "labels": ["ball", "box", "bottle", "cone", "ring"]}],
+            parameters=node_parameters(context, CONFIG, ["sim.yaml"], {
+                "use_sim_time": "use_sim_time", "bag_path": "bag", "storage": "storage", "model": "propagator",
+                "backend": "propagator"}),
             condition=IfCondition(arg("record")), output="screen",
         ),
+    ]
+
+
+def generate_launch_description():
+    return LaunchDescription([
+        *(DeclareLaunchArgument(name, default_value=default, description=text) for name, default, text in ARGUMENTS),
+        OpaqueFunction(function=nodes),
     ])

@@ -8,7 +8,7 @@ YAML (``"true"`` -> bool, ``"[a, b]"`` -> list), as ``launch_ros`` does.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Union
 
@@ -22,6 +22,11 @@ class LaunchContext:
     """The values of the launch arguments while a description is evaluated."""
 
     arguments: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def launch_configurations(self) -> dict[str, str]:
+        """The name ``launch.LaunchContext`` gives the same values (read by ``OpaqueFunction`` bodies)."""
+        return self.arguments
 
 
 class Substitution:
@@ -124,6 +129,19 @@ class LogInfo(Action):
         self.msg = msg
 
 
+class OpaqueFunction(Action):
+    """``launch.actions.OpaqueFunction``: ``function(context, *args, **kwargs)`` returns more actions,
+    evaluated where it stands; how a launch file decides from argument values what to start."""
+
+    def __init__(self, *, function: Callable[..., Iterable[Action] | None], args: Sequence[Any] | None = None,
+                 kwargs: dict[str, Any] | None = None, condition: Condition | None = None) -> None:
+        super().__init__(condition)
+        self.function, self.args, self.kwargs = function, list(args or []), dict(kwargs or {})
+
+    def expand(self, context: LaunchContext) -> list[Action]:
+        return list(self.function(context, *self.args, **self.kwargs) or [])
+
+
 @dataclass
 class NodeCall:
     """A node to start, with everything evaluated."""
@@ -220,12 +238,16 @@ class LaunchDescription:
             self.add_action(entity)
 
     def add_action(self, action: Action) -> None:
+        self._check(action)
+        self.entities.append(action)
+
+    @staticmethod
+    def _check(action: Any) -> None:
         if not isinstance(action, Action):
             raise LaunchCompatError(
                 f"{type(action).__module__}.{type(action).__name__} is not covered by the launch compatibility layer; "
                 "run this file with the real `ros2 launch`"
             )
-        self.entities.append(action)
 
     @property
     def arguments(self) -> list[DeclareLaunchArgument]:
@@ -245,12 +267,28 @@ class LaunchDescription:
                 context.arguments[arg.name] = perform(arg.default_value, context)
             if arg.choices is not None and context.arguments[arg.name] not in arg.choices:
                 raise LaunchCompatError(f"launch argument {arg.name}:={context.arguments[arg.name]!r} is not one of {arg.choices}")
-        nodes, logs = [], []
-        for entity in self.entities:
-            if isinstance(entity, Node) and entity.enabled(context):
+        nodes: list[NodeCall] = []
+        logs: list[str] = []
+        pending = list(self.entities)
+        while pending:
+            entity = pending.pop(0)
+            if not entity.enabled(context):
+                continue
+            if isinstance(entity, Node):
                 nodes.append(entity.evaluate(context))
-            elif isinstance(entity, LogInfo) and entity.enabled(context):
+            elif isinstance(entity, LogInfo):
                 logs.append(perform(entity.msg, context))
+            elif isinstance(entity, OpaqueFunction):
+                try:
+                    expanded = entity.expand(context)
+                except (ValueError, OSError) as exc:  # how a launch file refuses argument values
+                    raise LaunchCompatError(str(exc)) from None
+                for action in expanded:
+                    self._check(action)
+                    if isinstance(action, DeclareLaunchArgument):
+                        raise LaunchCompatError(f"launch argument {action.name!r} is declared inside an OpaqueFunction; "
+                                                "declare it in the launch description itself")
+                pending[:0] = expanded
         return context, nodes, logs
 
 

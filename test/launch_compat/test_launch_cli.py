@@ -100,13 +100,20 @@ def test_bad_launch_arguments_are_refused(ros_env, tmp_path):
 
 @pytest.mark.slow
 def test_annotate_launch_file_tracks_a_camera_topic(rclpy_context, ros_env, tmp_path):
-    """annotate.launch.py on a camera published elsewhere (here: the simulator on /cam/image_raw)."""
+    """annotate.launch.py on a camera published elsewhere (here: the simulator on /cam/image_raw), set up
+    through the user's params_file:= (backends, publish_masks) and a launch argument (classes), which
+    wins over the file's value."""
     from sam2auto_ros.msg import InstanceMaskArray
 
     from test.ros.graph import NodeProcess
 
-    proc, log = _launch(ros_env, tmp_path, "annotate.launch.py", "image_topic:=/cam/image_raw", "detector:=sim-noise",
-                        "propagator:=flow-fallback", "publish_masks:=false", "classes:=[ball, box]")
+    params = tmp_path / "robot.yaml"
+    params.write_text(
+        "/**/smart_od_node:\n  ros__parameters:\n    detector: sim-noise\n    classes: [ball, box, ring, cone]\n"
+        "/**/flash_node:\n  ros__parameters:\n    propagator: flow-fallback\n    publish_masks: false\n"
+    )
+    proc, log = _launch(ros_env, tmp_path, "annotate.launch.py", "image_topic:=/cam/image_raw", f"params_file:={params}",
+                        "classes:=[ball, box]")
     camera = NodeProcess("sim_camera_node", ros_env, tmp_path, {"autostart": True, "loop": True, "n_frames": 60},
                          remap={"image": "/cam/image_raw", "ground_truth": "/sam2auto/ground_truth"}, namespace="/cam")
     probe = Probe(rclpy_context)
@@ -116,7 +123,7 @@ def test_annotate_launch_file_tracks_a_camera_topic(rclpy_context, ros_env, tmp_
         assert ok and proc.poll() is None, log.read_text()[-3000:]
         instances = [i for m in tracks for i in m.instances]
         assert {i.label for i in instances} <= {"ball", "box"}       # classes:= reached the detector
-        assert all(len(i.mask_counts) == 0 for i in instances)        # publish_masks:=false reached the tracker
+        assert all(len(i.mask_counts) == 0 for i in instances)        # the file's publish_masks reached the tracker
     finally:
         probe.destroy()
         camera.stop()

@@ -11,6 +11,7 @@ from sam2auto_ros.launch_compat.model import (
     LaunchConfiguration,
     LaunchDescription,
     Node,
+    OpaqueFunction,
     UnlessCondition,
 )
 from sam2auto_ros.launch_compat.runner import command, load
@@ -74,11 +75,52 @@ def test_project_launch_files_evaluate(name):
     _, calls, _ = description.evaluate({"record": "true", "bag": "/tmp/x"})
     names = [c.executable for c in calls]
     assert "flash_node" in names and "smart_od_node" in names and names[-1] == "recorder_node"
+    assert calls[-1].parameters[-1]["bag_path"] == "/tmp/x"
     _, calls, _ = description.evaluate({})
     assert "recorder_node" not in [c.executable for c in calls]
     flash = next(c for c in calls if c.executable == "flash_node")
-    merged = {k: v for p in flash.parameters if isinstance(p, dict) for k, v in p.items()}
-    assert merged["autostart"] is True and merged["use_sim_time"] is False
+    # Nothing typed: the package's config files alone decide.
+    assert flash.parameters and all(isinstance(p, str) and Path(p).parent == ROOT / "config" for p in flash.parameters)
+
+
+@pytest.mark.parametrize("name", ["annotate.launch.py", "sim.launch.py"])
+def test_params_file_goes_between_the_package_config_and_typed_arguments(name, tmp_path):
+    description = load(ROOT / "launch" / name)
+    user = tmp_path / "mine.yaml"
+    user.write_text("/**/flash_node:\n  ros__parameters:\n    propagator: onnx\n")
+    _, calls, _ = description.evaluate({"params_file": str(user), "propagator": "flow-fallback", "use_sim_time": "true"})
+    flash = next(c for c in calls if c.executable == "flash_node")
+    files = [p for p in flash.parameters if isinstance(p, str)]
+    assert files[-1] == str(user.resolve()) and all(Path(p).parent == ROOT / "config" for p in files[:-1])
+    assert flash.parameters[-1] == {"propagator": "flow-fallback", "use_sim_time": True}  # typed: read as YAML, last
+    with pytest.raises(LaunchCompatError, match="params_file:=.*does not exist"):
+        description.evaluate({"params_file": str(tmp_path / "missing.yaml")})
+
+
+def test_opaque_function_expands_in_place_with_the_argument_values():
+    seen = []
+
+    def body(context, suffix, *, extra):
+        seen.append((dict(context.launch_configurations), suffix, extra))
+        if context.launch_configurations["mode"] == "bad":
+            raise ValueError("mode bad is refused")
+        return [Node(package="sam2auto_ros", executable="flash_node" + suffix),
+                Node(package="sam2auto_ros", executable="never", condition=IfCondition("false"))]
+
+    description = LaunchDescription([
+        DeclareLaunchArgument("mode", default_value="x"),
+        Node(package="sam2auto_ros", executable="first"),
+        OpaqueFunction(function=body, args=["_a"], kwargs={"extra": 1}),
+        Node(package="sam2auto_ros", executable="last"),
+    ])
+    _, calls, _ = description.evaluate({})
+    assert [c.executable for c in calls] == ["first", "flash_node_a", "last"]
+    assert seen == [({"mode": "x"}, "_a", 1)]
+    with pytest.raises(LaunchCompatError, match="mode bad is refused"):
+        description.evaluate({"mode": "bad"})
+    late = LaunchDescription([OpaqueFunction(function=lambda context: [DeclareLaunchArgument("late")])])
+    with pytest.raises(LaunchCompatError, match="declare it in the launch description"):
+        late.evaluate({})
 
 
 def test_never_used_where_real_launch_exists():

@@ -1,3 +1,3 @@
-from sam2auto_ros.launch_compat.model import DeclareLaunchArgument, LogInfo
+from sam2auto_ros.launch_compat.model import DeclareLaunchArgument, LogInfo, OpaqueFunction
 
-__all__ = ["DeclareLaunchArgument", "LogInfo"]
+__all__ = ["DeclareLaunchArgument", "LogInfo", "OpaqueFunction"]
