@@ -29,6 +29,9 @@ ARGUMENTS = (
     # Node settings: '' leaves the value of the parameter files (default named in the text).
     ("compressed", "", "Read <image_topic>/compressed (sensor_msgs/CompressedImage) instead (default false)."),
     ("image_reliability", "", "Image QoS: reliable (default camera drivers, the default) or best_effort (sensor-data QoS)."),
+    ("cameras", "", "Cameras served by one detector and one tracker (models loaded once), as a YAML list: each "
+                    "reads <namespace>/<camera>/image and writes under <namespace>/<camera>/ (default: one camera "
+                    "on image_topic)."),
     ("classes", "", "Class names to detect, as a YAML list (default [ball, box, bottle, cone, ring])."),
     ("detector", "", "Detection backend: smart-od (default) or sim-noise."),
     ("propagator", "", "Mask propagation backend: sam2 (default), onnx or flow-fallback."),
@@ -42,7 +45,8 @@ ARGUMENTS = (
     ("bag", "", "Output bag directory for record:=true; empty: recordings/sam2auto_<UTC time>."),
     ("storage", "", "Bag storage for record:=true: mcap (default) or sqlite3."),
 )
-IMAGE = {"use_sim_time": "use_sim_time", "image_reliability": "image_reliability", "compressed_input": "compressed"}
+IMAGE = {"use_sim_time": "use_sim_time", "image_reliability": "image_reliability", "compressed_input": "compressed",
+         "cameras": "cameras"}
 BACKEND = {"model": "model", "checkpoint": "checkpoint", "device": "device"}
 
 
@@ -66,8 +70,10 @@ def nodes(context):
         Node(
             package="sam2auto_ros", executable="recorder_node", name="recorder_node", namespace=arg("namespace"),
             parameters=node_parameters(context, CONFIG, ["annotate.yaml"], {
-                "use_sim_time": "use_sim_time", "bag_path": "bag", "storage": "storage", "image_topic": "image_topic",
-                "compressed": "compressed", "labels": "classes", "model": "model", "backend": "propagator"}),
+                "use_sim_time": "use_sim_time", "bag_path": "bag", "storage": "storage", "compressed": "compressed",
+                "labels": "classes", "model": "model", "backend": "propagator", "cameras": "cameras",
+                # named cameras are recorded as <camera>/image, like the nodes read them
+                **({} if context.launch_configurations.get("cameras") else {"image_topic": "image_topic"})}),
             condition=IfCondition(arg("record")), output="screen",
         ),
     ]

@@ -40,13 +40,15 @@ def set_torch_threads(count: int) -> None:
         torch.set_num_threads(count)
 
 
-def make_propagator(params: dict[str, Any]) -> tuple[Propagator, str]:
-    """The propagator named by ``params["propagator"]`` and a one-line description of its model."""
+def make_propagators(params: dict[str, Any], count: int = 1) -> tuple[list[Propagator], str]:
+    """``count`` propagators of the kind ``params["propagator"]`` names (one per camera) and a
+    one-line description of their model. SAM 2 weights (torch or ONNX sessions) are loaded once and
+    shared: each camera gets its own engine, i.e. its own memory banks and frame ring."""
     kind = params["propagator"]
     if kind == "flow-fallback":
         from sam2auto_ros.fallback import OpticalFlowPropagator
 
-        return OpticalFlowPropagator(), "dense optical flow (no weights)"
+        return [OpticalFlowPropagator() for _ in range(count)], "dense optical flow (no weights)"
     if kind == "sam2":
         set_torch_threads(params["torch_threads"])
         from sam2auto_ros.sam2.engine import Sam2StreamEngine
@@ -59,13 +61,14 @@ def make_propagator(params: dict[str, Any]) -> tuple[Propagator, str]:
             )
         except CheckpointError as exc:
             raise ConfigureError(f"SAM 2 model not loaded: {exc}") from None
-        return engine, f"{params['model']} ({params['checkpoint'] or 'registry look-up'})"
+        engines = [engine, *(Sam2StreamEngine(engine.parts, name=engine.name) for _ in range(count - 1))]
+        return engines, f"{params['model']} ({params['checkpoint'] or 'registry look-up'})"
     if kind == "onnx":
-        return _onnx_propagator(params)
+        return _onnx_propagators(params, count)
     raise ConfigureError(f"unknown propagator {kind!r}; choose one of {', '.join(PROPAGATORS)}")
 
 
-def _onnx_propagator(params: dict[str, Any]) -> tuple[Propagator, str]:
+def _onnx_propagators(params: dict[str, Any], count: int) -> tuple[list[Propagator], str]:
     """The streaming engine on SAM 2's exported graphs in onnxruntime (providers by ``device``)."""
     from sam2auto_ros.onnx.backend import build_parts
     from sam2auto_ros.sam2.engine import Sam2StreamEngine
@@ -77,4 +80,5 @@ def _onnx_propagator(params: dict[str, Any]) -> tuple[Propagator, str]:
                             providers=providers, threads=params["torch_threads"] or None)
     except (OSError, ValueError, RuntimeError) as exc:
         raise ConfigureError(f"ONNX SAM 2 graphs not loaded: {exc}") from None
-    return Sam2StreamEngine(parts, name="sam2-onnx"), f"{params['model']} on onnxruntime ({params['onnx_dir'] or 'models/onnx'})"
+    engines: list[Propagator] = [Sam2StreamEngine(parts, name="sam2-onnx") for _ in range(count)]
+    return engines, f"{params['model']} on onnxruntime ({params['onnx_dir'] or 'models/onnx'})"

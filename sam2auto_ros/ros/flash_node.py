@@ -9,6 +9,10 @@ queued (bounded) and handed to FLASH with the stamp of the frame they came from;
 them to that frame in its ring and carries the result forward. Detections for a frame this node
 has not processed yet wait for it; detections for frames it never saw (dropped, too old) are
 refused by FLASH, logged and counted.
+
+With ``cameras: [front, rear]`` each camera has its own tracker (ids, memory banks) on the one
+loaded model, reads ``<camera>/image`` and ``<camera>/detections`` and writes ``<camera>/tracks``,
+``<camera>/overlay`` and ``<camera>/tracks_2d``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import dataclasses
 import threading
 import time
 from collections import deque
+from dataclasses import dataclass, field
 from typing import Any
 
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -26,14 +31,23 @@ from sam2auto_ros.core.masks import MaskCodecError
 from sam2auto_ros.flash import FlashConfig, FlashConfigError, FlashTracker
 from sam2auto_ros.io.overlay import render_overlay
 from sam2auto_ros.ros import vision
-from sam2auto_ros.ros.backends import PROPAGATOR_PARAMS, make_propagator
-from sam2auto_ros.ros.image_pipeline_node import IMAGE_PARAMS, NS_PER_MS, ImagePipelineNode
+from sam2auto_ros.ros.backends import PROPAGATOR_PARAMS, make_propagators
+from sam2auto_ros.ros.image_pipeline_node import IMAGE_PARAMS, NS_PER_MS, ImagePipelineNode, camera_topic
 from sam2auto_ros.ros.managed_node import OUTPUT_QOS, ConfigureError, run_node
 from sam2auto_ros.ros.messages import InstanceMaskArray, frame_from_msg, frames_msg, header, image_msg, stamp_to_ns
 from sam2auto_ros.ros.params import RUNTIME, ParamSpec, dataclass_specs, to_config_value
 
 FLASH_SPECS = dataclass_specs(FlashConfig)
 DETECTIONS_QOS = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
+
+
+@dataclass
+class _CameraTracks:
+    """One camera's tracker, its publishers and its detection batches waiting for their frame."""
+
+    tracker: FlashTracker
+    pubs: dict[str, Any]
+    pending: deque = field(default_factory=deque)
 
 
 class FlashNode(ImagePipelineNode):
@@ -50,10 +64,8 @@ class FlashNode(ImagePipelineNode):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("flash_node", **kwargs)
-        self.tracker: FlashTracker | None = None
+        self.streams: dict[str, _CameraTracks] = {}
         self.model_text = ""
-        self._pubs: dict[str, Any] = {}
-        self._pending: deque = deque()
         self._pending_lock = threading.Lock()
         self.detections_dropped = 0
         self.detections_applied = 0
@@ -65,59 +77,68 @@ class FlashNode(ImagePipelineNode):
             config = FlashConfig.from_dict({s.name: to_config_value(params[s.name], s.default) for s in FLASH_SPECS})
         except FlashConfigError as exc:
             raise ConfigureError(f"bad FLASH parameter: {exc}") from None
-        propagator, self.model_text = make_propagator(params)
-        self.tracker = FlashTracker(propagator, config)
-        self._pubs = {
-            "tracks": self.create_lifecycle_publisher(InstanceMaskArray, "tracks", OUTPUT_QOS),
-            "overlay": self.create_lifecycle_publisher(Image, "overlay", QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
-        }
-        if vision.AVAILABLE:
-            self._pubs["tracks_2d"] = self.create_lifecycle_publisher(vision.Detection2DArray, "tracks_2d", OUTPUT_QOS)
+        propagators, self.model_text = make_propagators(params, len(self.cameras))
+        for camera, propagator in zip(self.cameras, propagators):
+            pubs = {
+                "tracks": self.create_lifecycle_publisher(InstanceMaskArray, camera_topic(camera, "tracks"), OUTPUT_QOS),
+                "overlay": self.create_lifecycle_publisher(Image, camera_topic(camera, "overlay"),
+                                                           QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
+            }
+            if vision.AVAILABLE:
+                pubs["tracks_2d"] = self.create_lifecycle_publisher(vision.Detection2DArray,
+                                                                    camera_topic(camera, "tracks_2d"), OUTPUT_QOS)
+            self.streams[camera] = _CameraTracks(FlashTracker(propagator, config), pubs)
 
     def describe(self) -> str:
-        return f"propagator {self.param('propagator')}: {self.model_text}"
+        cameras = f"; cameras {list(self.cameras)}" if len(self.cameras) > 1 else ""
+        return f"propagator {self.param('propagator')}: {self.model_text}{cameras}"
 
-    def wire_extra(self) -> None:
-        self._subs.append(self.create_subscription(InstanceMaskArray, "detections", self._on_detections, DETECTIONS_QOS))
+    def wire_extra(self, camera: str) -> None:
+        stream = self.streams[camera]
+        self._subs.append(self.create_subscription(InstanceMaskArray, camera_topic(camera, "detections"),
+                                                   lambda msg: self._on_detections(stream, msg), DETECTIONS_QOS))
 
     def unwire(self) -> None:
         super().unwire()
         with self._pending_lock:
-            self._pending.clear()
+            for stream in self.streams.values():
+                stream.pending.clear()
 
     def free(self) -> None:
-        for pub in self._pubs.values():
-            self.destroy_lifecycle_publisher(pub)
-        self._pubs, self.tracker = {}, None
+        for stream in self.streams.values():
+            for pub in stream.pubs.values():
+                self.destroy_lifecycle_publisher(pub)
+        self.streams = {}
 
     def on_runtime_parameter(self, name: str, value: Any) -> None:
         self._publish[name] = bool(value)  # read by the worker on its next frame
 
-    def new_sequence(self) -> None:
-        if self.tracker is not None:
-            self.tracker.reset()
-        with self._pending_lock:
-            self._pending.clear()
+    def new_sequence(self, camera: str) -> None:
+        stream = self.streams.get(camera)
+        if stream is not None:
+            stream.tracker.reset()
+            with self._pending_lock:
+                stream.pending.clear()
 
     # -- detections ---------------------------------------------------------------------------
-    def _on_detections(self, msg: Any) -> None:
+    def _on_detections(self, stream: _CameraTracks, msg: Any) -> None:
         with self._pending_lock:
-            if len(self._pending) >= self.param("max_pending_detections"):
-                self._pending.popleft()
+            if len(stream.pending) >= self.param("max_pending_detections"):
+                stream.pending.popleft()
                 self.detections_dropped += 1
-            self._pending.append(msg)
+            stream.pending.append(msg)
 
-    def _apply_detections(self, newest_stamp_ns: int | None) -> None:
+    def _apply_detections(self, stream: _CameraTracks, newest_stamp_ns: int) -> None:
         """Hand FLASH every queued batch whose frame has been processed (older or equal stamps)."""
         with self._pending_lock:
-            ready = [m for m in self._pending if newest_stamp_ns is not None and stamp_to_ns(m.header.stamp) <= newest_stamp_ns]
+            ready = [m for m in stream.pending if stamp_to_ns(m.header.stamp) <= newest_stamp_ns]
             for m in ready:
-                self._pending.remove(m)
+                stream.pending.remove(m)
         for msg in ready:
             stamp_ns = stamp_to_ns(msg.header.stamp)
             try:
                 frame = frame_from_msg(msg)
-                outcome = self.tracker.add_detections(stamp_ns, frame.instances)
+                outcome = stream.tracker.add_detections(stamp_ns, frame.instances)
             except (MaskCodecError, ValueError) as exc:
                 self.reject("bad_detections", f"detections stamped {stamp_ns} refused: {exc}")
                 continue
@@ -128,22 +149,24 @@ class FlashNode(ImagePipelineNode):
                             "(no processed frame with that stamp in FLASH's ring)")
 
     def idle(self) -> None:
-        if self.tracker is not None and self._last_stamp_ns is not None:
-            self._apply_detections(self._last_stamp_ns)
+        for camera, stream in list(self.streams.items()):
+            if camera in self._last_stamp_ns:
+                self._apply_detections(stream, self._last_stamp_ns[camera])
 
     # -- frames -------------------------------------------------------------------------------
-    def process(self, rgb: Any, stamp_ns: int, frame_id: str, timings: dict[str, float]) -> None:
+    def process(self, camera: str, rgb: Any, stamp_ns: int, frame_id: str, timings: dict[str, float]) -> None:
+        stream = self.streams[camera]
         t0 = time.time_ns()
-        self.tracker.step(rgb, stamp_ns)
-        self._apply_detections(stamp_ns)
-        tracks = dataclasses.replace(self.tracker.current(), frame_id=frame_id)
+        stream.tracker.step(rgb, stamp_ns)
+        self._apply_detections(stream, stamp_ns)
+        tracks = dataclasses.replace(stream.tracker.current(), frame_id=frame_id)
         t1 = time.time_ns()
         hdr = header(stamp_ns, frame_id)
-        self._pubs["tracks"].publish(frames_msg(tracks, with_masks=self._publish["publish_masks"]))
-        if "tracks_2d" in self._pubs:
-            self._pubs["tracks_2d"].publish(vision.detection2d_array(tracks, hdr))
+        stream.pubs["tracks"].publish(frames_msg(tracks, with_masks=self._publish["publish_masks"]))
+        if "tracks_2d" in stream.pubs:
+            stream.pubs["tracks_2d"].publish(vision.detection2d_array(tracks, hdr))
         t2 = time.time_ns()
-        overlay = self._pubs["overlay"]
+        overlay = stream.pubs["overlay"]
         if self._publish["publish_overlay"] and overlay.get_subscription_count() > 0:
             overlay.publish(image_msg(render_overlay(rgb, tracks), stamp_ns, frame_id))
         timings["model"] = (t1 - t0) / NS_PER_MS
@@ -154,14 +177,14 @@ class FlashNode(ImagePipelineNode):
         values = super().status_values()
         values["backend"] = self.param("propagator")
         values["model"] = self.model_text
+        streams = list(self.streams.values())
         with self._pending_lock:
-            values["detections_pending"] = len(self._pending)
+            values["detections_pending"] = sum(len(s.pending) for s in streams)
         values["detections_applied"] = self.detections_applied
         values["detections_dropped"] = self.detections_dropped
-        if self.tracker is not None:
-            st = self.tracker.stats
-            values.update(live_tracks=st.live_tracks, live_confirmed=st.live_confirmed,
-                          live_tentative=st.live_tentative, live_occluded=st.live_occluded)
+        if streams:  # summed over cameras
+            for key in ("live_tracks", "live_confirmed", "live_tentative", "live_occluded"):
+                values[key] = sum(getattr(s.tracker.stats, key) for s in streams)
         return values
 
 

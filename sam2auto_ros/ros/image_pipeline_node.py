@@ -9,6 +9,11 @@ the node logs exactly this advice when it sees an incompatible publisher. Depth 
 below = latest-frame policy: when processing is slower than the camera, unread frames are
 replaced and counted as dropped, never queued.
 
+One node can serve several cameras (``cameras: [front, rear]``): each reads ``<camera>/image`` and
+writes its outputs under ``<camera>/``, with its own sequence state, while the model is loaded
+once and one worker takes the camera that has waited longest (ANCHORS: "one instance serving
+several cameras"). The default, ``[""]``, is one camera on the node's own ``image`` topic.
+
 The worker thread turns each frame into RGB pixels and checks it (encoding, corrupt compressed
 data, size change, stamps going backwards); a bad frame is logged, counted and skipped, and the
 node keeps running. Frames with a zero stamp (drivers that never set it) are stamped on arrival
@@ -17,9 +22,11 @@ by default, since stamps are how detections find their frame.
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 import traceback
+from collections.abc import Sequence
 from typing import Any
 
 from rclpy.event_handler import SubscriptionEventCallbacks
@@ -28,14 +35,19 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from sam2auto_ros.io.images import ImageError
 from sam2auto_ros.ros.mailbox import LatestMailbox
-from sam2auto_ros.ros.managed_node import ManagedNode
+from sam2auto_ros.ros.managed_node import ConfigureError, ManagedNode
 from sam2auto_ros.ros.messages import rgb_of, stamp_to_ns
 from sam2auto_ros.ros.node_stats import NodeStats
 from sam2auto_ros.ros.params import ParamSpec
 
 NS_PER_MS = 1e6
 
+CAMERA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*")
+
 IMAGE_PARAMS = (
+    ParamSpec("cameras", [""], "Cameras this node serves with one model: each name reads `<name>/image` and "
+              "writes its outputs under `<name>/` (relative to the node's namespace), with its own tracks and "
+              "sequence state. [''] (default): one camera on `image`."),
     ParamSpec("image_reliability", "reliable", "QoS reliability of the image subscription: reliable matches default "
               "camera drivers and keeps large frames; best_effort also matches sensor-data publishers but loses "
               "large frames.", choices=("reliable", "best_effort")),
@@ -47,6 +59,25 @@ IMAGE_PARAMS = (
     ParamSpec("time_jump_reset", 1.0, "A frame stamped this many seconds before the newest one starts a new "
               "sequence (bag loop, camera restart); smaller steps back are dropped as out of order.", low=0.0, high=3600.0),
 )
+
+
+def camera_names(value: Sequence[str]) -> tuple[str, ...]:
+    """The ``cameras`` parameter checked: unique relative ROS names, or ``("",)`` for one camera."""
+    names = tuple(str(v).strip().strip("/") for v in value)
+    if not any(names):
+        return ("",)
+    bad = [n for n in names if not CAMERA_NAME.fullmatch(n)]
+    if bad:
+        raise ConfigureError(f"cameras: {bad} are not topic names (letters, digits, _ and /, starting with a letter); "
+                             "e.g. cameras: [front, rear]")
+    if len(set(names)) != len(names):
+        raise ConfigureError(f"cameras: {list(names)} names a camera twice")
+    return names
+
+
+def camera_topic(camera: str, name: str) -> str:
+    """``name`` in ``camera``'s namespace (``name`` itself for the single unnamed camera)."""
+    return f"{camera}/{name}" if camera else name
 
 
 def image_qos(reliability: str) -> QoSProfile:
@@ -66,15 +97,21 @@ class ImagePipelineNode(ManagedNode):
         super().__init__(name, **kwargs)
         self.mailbox: LatestMailbox[tuple[Any, int, int]] = LatestMailbox()
         self.stats = NodeStats()
+        self.cameras: tuple[str, ...] = ("",)
         self.frames_lost_dds = 0
         self.frames_restamped = 0
         self._subs: list[Any] = []
         self._worker: threading.Thread | None = None
-        self._last_stamp_ns: int | None = None
-        self._last_size: tuple[int, int] | None = None
+        self._last_stamp_ns: dict[str, int] = {}  # per camera
+        self._last_size: dict[str, tuple[int, int]] = {}
 
     def on_configure(self, state: Any) -> Any:
-        self._last_stamp_ns, self._last_size = None, None  # a fresh core object starts a fresh sequence
+        self._last_stamp_ns.clear()  # fresh core objects start fresh sequences
+        self._last_size.clear()
+        try:
+            self.cameras = camera_names(self.param("cameras"))
+        except ConfigureError as exc:
+            return self._configure_failed(str(exc))
         return super().on_configure(state)
 
     # -- wiring -------------------------------------------------------------------------------
@@ -82,12 +119,11 @@ class ImagePipelineNode(ManagedNode):
         self.mailbox.reopen()
         qos = image_qos(self.param("image_reliability"))
         events = SubscriptionEventCallbacks(incompatible_qos=self._on_incompatible_qos, message_lost=self._on_lost)
-        if self.param("compressed_input"):
-            topic, cls = "image/compressed", CompressedImage
-        else:
-            topic, cls = "image", Image
-        self._subs.append(self.create_subscription(cls, topic, self._on_image, qos, event_callbacks=events))
-        self.wire_extra()
+        topic, cls = ("image/compressed", CompressedImage) if self.param("compressed_input") else ("image", Image)
+        for camera in self.cameras:
+            self._subs.append(self.create_subscription(cls, camera_topic(camera, topic), self._image_callback(camera),
+                                                       qos, event_callbacks=events))
+            self.wire_extra(camera)
         self._worker = threading.Thread(target=self._work, name=f"{self.get_name()}-worker", daemon=True)
         self._worker.start()
 
@@ -100,8 +136,8 @@ class ImagePipelineNode(ManagedNode):
             self.destroy_subscription(sub)
         self._subs.clear()
 
-    def wire_extra(self) -> None:
-        """More subscriptions (e.g. detections); created with the image subscription."""
+    def wire_extra(self, camera: str) -> None:
+        """More subscriptions for ``camera`` (e.g. its detections); created with its image subscription."""
 
     def _on_incompatible_qos(self, info: Any) -> None:
         self.stats.reject("incompatible_qos")
@@ -114,8 +150,11 @@ class ImagePipelineNode(ManagedNode):
     def _on_lost(self, info: Any) -> None:
         self.frames_lost_dds = int(info.total_count)
 
-    def _on_image(self, msg: Any) -> None:
-        self.mailbox.put((msg, time.time_ns(), self.ros_now_ns()))
+    def _image_callback(self, camera: str) -> Any:
+        def on_image(msg: Any) -> None:
+            self.mailbox.put(camera, (msg, time.time_ns(), self.ros_now_ns()))
+
+        return on_image
 
     def ros_now_ns(self) -> int:
         """The node's clock (simulation time under use_sim_time), for latencies measured from stamps."""
@@ -124,14 +163,15 @@ class ImagePipelineNode(ManagedNode):
     # -- worker -------------------------------------------------------------------------------
     def _work(self) -> None:
         while True:
-            item = self.mailbox.get(timeout=0.5)
-            if item is None:
+            got = self.mailbox.get(timeout=0.5)
+            if got is None:
                 if not self.active:
                     return
                 self.idle()
                 continue
+            camera, item = got
             try:
-                self._handle(*item)
+                self._handle(camera, *item)
             except Exception as exc:  # keep the node alive; the error is logged and counted
                 self.reject("processing_error", f"{type(exc).__name__}: {exc}")
                 self.get_logger().error(traceback.format_exc())
@@ -139,7 +179,7 @@ class ImagePipelineNode(ManagedNode):
     def idle(self) -> None:
         """Called by the worker when no frame arrived for a while."""
 
-    def _handle(self, msg: Any, recv_ns: int, recv_ros_ns: int) -> None:
+    def _handle(self, camera: str, msg: Any, recv_ns: int, recv_ros_ns: int) -> None:
         t_take = time.time_ns()
         stamp_ns = stamp_to_ns(msg.header.stamp)
         if stamp_ns == 0:
@@ -158,29 +198,29 @@ class ImagePipelineNode(ManagedNode):
             kind = "corrupt_compressed" if isinstance(msg, CompressedImage) else "bad_image"
             self.reject(kind, f"frame at stamp {stamp_ns} skipped: {exc}")
             return
-        size = rgb.shape[:2]
-        if self._last_size is not None and size != self._last_size:
-            self.reject("size_change", f"image size changed from {self._last_size[1]}x{self._last_size[0]} to "
+        size, last_size, last_stamp = rgb.shape[:2], self._last_size.get(camera), self._last_stamp_ns.get(camera)
+        where = f"camera {camera}: " if camera else ""
+        if last_size is not None and size != last_size:
+            self.reject("size_change", f"{where}image size changed from {last_size[1]}x{last_size[0]} to "
                         f"{size[1]}x{size[0]}: starting a new sequence")
-            self.new_sequence()
-            self._last_stamp_ns = None
-        elif self._last_stamp_ns is not None and stamp_ns <= self._last_stamp_ns:
-            back_s = (self._last_stamp_ns - stamp_ns) / 1e9
+            self.new_sequence(camera)
+        elif last_stamp is not None and stamp_ns <= last_stamp:
+            back_s = (last_stamp - stamp_ns) / 1e9
             if back_s >= self.param("time_jump_reset"):
-                self.reject("time_jump_back", f"stamps jumped {back_s:.3f} s back: starting a new sequence")
-                self.new_sequence()
+                self.reject("time_jump_back", f"{where}stamps jumped {back_s:.3f} s back: starting a new sequence")
+                self.new_sequence(camera)
             else:
-                self.reject("stamp_not_increasing", f"frame stamped {back_s * 1e3:.1f} ms at/before the newest one dropped "
-                            "(out of order or duplicate)")
+                self.reject("stamp_not_increasing", f"{where}frame stamped {back_s * 1e3:.1f} ms at/before the newest "
+                            "one dropped (out of order or duplicate)")
                 return
-        self._last_size, self._last_stamp_ns = size, stamp_ns
+        self._last_size[camera], self._last_stamp_ns[camera] = size, stamp_ns
         t_decoded = time.time_ns()
         timings = {
             "transport": (recv_ros_ns - stamp_ns) / NS_PER_MS,
             "queue": (t_take - recv_ns) / NS_PER_MS,
             "decode": (t_decoded - t_take) / NS_PER_MS,
         }
-        self.process(rgb, stamp_ns, msg.header.frame_id, timings)
+        self.process(camera, rgb, stamp_ns, msg.header.frame_id, timings)
 
     def finish_frame(self, stamp_ns: int, timings: dict[str, float]) -> None:
         """Record a processed frame; ``timings`` must hold ``model`` and ``publish`` already."""
@@ -193,11 +233,11 @@ class ImagePipelineNode(ManagedNode):
             self.get_logger().warning(f"[{reason} x{count}] {message}")
 
     # -- hooks --------------------------------------------------------------------------------
-    def process(self, rgb: Any, stamp_ns: int, frame_id: str, timings: dict[str, float]) -> None:
+    def process(self, camera: str, rgb: Any, stamp_ns: int, frame_id: str, timings: dict[str, float]) -> None:
         raise NotImplementedError
 
-    def new_sequence(self) -> None:
-        """The stream restarted (size change or a jump back in time): reset per-sequence state."""
+    def new_sequence(self, camera: str) -> None:
+        """``camera``'s stream restarted (size change or a jump back in time): reset its sequence state."""
 
     # -- status -------------------------------------------------------------------------------
     def status_values(self) -> dict[str, Any]:
@@ -215,6 +255,11 @@ class ImagePipelineNode(ManagedNode):
             "frames_restamped": self.frames_restamped,
         }
         values.update({f"rejected_{k}": v for k, v in sorted(s.rejected.items())})
+        if len(self.cameras) > 1:
+            values["cameras"] = ",".join(self.cameras)
+            for camera in self.cameras:
+                values[f"{camera}.frames_received"] = self.mailbox.received_by[camera]
+                values[f"{camera}.frames_dropped"] = self.mailbox.dropped_by[camera]
         return values
 
     def status_level(self, values: dict[str, Any]) -> tuple[bytes, str]:

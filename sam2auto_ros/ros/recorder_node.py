@@ -22,6 +22,7 @@ from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import STORAGES, BagError
 from sam2auto_ros.io.recorder import BagRecorder
 from sam2auto_ros.msg import InstanceMaskArray
+from sam2auto_ros.ros.image_pipeline_node import camera_names, camera_topic
 from sam2auto_ros.ros.managed_node import ConfigureError, ManagedNode, run_node
 from sam2auto_ros.ros.params import ParamSpec
 
@@ -36,6 +37,8 @@ class RecorderNode(ManagedNode):
     PARAMS = (
         ParamSpec("bag_path", "", "Output bag directory (must not exist); empty: recordings/sam2auto_<UTC time>."),
         ParamSpec("storage", "mcap", "rosbag2 storage.", choices=tuple(STORAGES)),
+        ParamSpec("cameras", [""], "As the pipeline nodes' `cameras`: the image, detections, tracks and overlay "
+                  "topics are recorded under each `<camera>/`. [''] (default): one camera."),
         ParamSpec("image_topic", "image", "Camera topic to record."),
         ParamSpec("compressed", False, "The camera topic carries sensor_msgs/CompressedImage instead of Image."),
         ParamSpec("detections_topic", "detections", "SMART-OD detections (InstanceMaskArray); empty: not recorded."),
@@ -58,10 +61,17 @@ class RecorderNode(ManagedNode):
         self._subs: list = []
         self._flush_timer = None
         self._extra: list[tuple[str, type, str]] = []
+        self.cameras: tuple[str, ...] = ("",)
         self.write_errors = 0
 
     def build(self, params: dict[str, Any]) -> None:
         self._extra = [_parse_extra(item) for item in params["extra_topics"] if item]
+        self.cameras = camera_names(params["cameras"])
+        absolute = [params[k] for k in ("image_topic", "detections_topic", "tracks_topic", "overlay_topic")
+                    if params[k].startswith("/")]
+        if self.cameras != ("",) and absolute:
+            raise ConfigureError(f"{absolute} are absolute topic names, which cannot be recorded per camera; "
+                                 "give them relative to the camera (e.g. image_topic: image)")
         path = params["bag_path"] or f"recordings/sam2auto_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}"
         if Path(path).exists():
             raise ConfigureError(f"bag_path {path} already exists; choose a new path (a bag is never overwritten)")
@@ -88,10 +98,11 @@ class RecorderNode(ManagedNode):
     def wire(self) -> None:
         p = self.params()
         qos = QoSProfile(history=HistoryPolicy.KEEP_LAST, depth=p["queue_depth"], reliability=ReliabilityPolicy.RELIABLE)
-        topics = [(p["image_topic"], CompressedImage if p["compressed"] else Image)]
-        topics += [(p[name], InstanceMaskArray) for name in ("detections_topic", "tracks_topic") if p[name]]
+        per_camera = [(p["image_topic"], CompressedImage if p["compressed"] else Image)]
+        per_camera += [(p[name], InstanceMaskArray) for name in ("detections_topic", "tracks_topic") if p[name]]
         if p["overlay_topic"]:
-            topics.append((p["overlay_topic"], Image))
+            per_camera.append((p["overlay_topic"], Image))
+        topics = [(camera_topic(camera, topic), cls) for camera in self.cameras for topic, cls in per_camera]
         typed = [(topic, cls, MSGTYPES[cls]) for topic, cls in topics] + self._extra
         for topic, cls, msgtype in typed:
             name = self.resolve_topic_name(topic)

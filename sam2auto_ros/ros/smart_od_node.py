@@ -12,13 +12,17 @@ Backends (``detector``):
   masks). ``sim_latency`` adds model time, so the graph sees late and skipped detections as it
   would with a real, slow detector.
 ``classes`` (the vocabulary) can change at run time; detections of other classes are dropped.
+With ``cameras: [front, rear]`` each camera reads ``<camera>/image`` (and, for sim-noise,
+``<camera>/ground_truth``) and writes ``<camera>/detections``; the detector and SAM 2 are loaded
+once and each camera keeps its own score statistics.
 """
 
 from __future__ import annotations
 
+import copy
 import threading
 import time
-from collections import OrderedDict
+from collections import OrderedDict, defaultdict
 from typing import Any
 
 from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -26,7 +30,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 from sam2auto_ros.core.instance import FrameInstances
 from sam2auto_ros.core.masks import MaskCodecError
 from sam2auto_ros.ros.backends import PROPAGATOR_PARAMS, set_torch_threads
-from sam2auto_ros.ros.image_pipeline_node import IMAGE_PARAMS, NS_PER_MS, ImagePipelineNode
+from sam2auto_ros.ros.image_pipeline_node import IMAGE_PARAMS, NS_PER_MS, ImagePipelineNode, camera_topic
 from sam2auto_ros.ros.managed_node import OUTPUT_QOS, ConfigureError, run_node
 from sam2auto_ros.ros.messages import InstanceMaskArray, frame_from_msg, frames_msg, stamp_to_ns
 from sam2auto_ros.ros.params import RUNTIME, ParamSpec
@@ -54,11 +58,11 @@ class SmartOdNode(ImagePipelineNode):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__("smart_od_node", **kwargs)
-        self.detector: Any = None
+        self.detectors: dict[str, Any] = {}  # per camera
         self.model_text = ""
-        self._pub = None
+        self._pubs: dict[str, Any] = {}
         self._classes: tuple[str, ...] = tuple(self.param("classes"))
-        self._gt: OrderedDict[int, Any] = OrderedDict()
+        self._gt: defaultdict[str, OrderedDict[int, Any]] = defaultdict(OrderedDict)  # per camera, by stamp
         self._gt_cond = threading.Condition()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -66,30 +70,35 @@ class SmartOdNode(ImagePipelineNode):
         self._classes = tuple(params["classes"])
         if params["detector"] == "sim-noise":
             noise = noise_preset(params["sim_noise"], seed=params["sim_seed"])
-            self.detector = NoisyDetector(noise)
+            self.detectors = {c: NoisyDetector(noise, sequence_seed=i) for i, c in enumerate(self.cameras)}
             self.model_text = f"simulated detector, noise {params['sim_noise']}, latency {params['sim_latency']} s"
         else:
-            self.detector, self.model_text = _build_smart_od(params)
-        self._pub = self.create_lifecycle_publisher(InstanceMaskArray, "detections", OUTPUT_QOS)
+            first, self.model_text = _build_smart_od(params)
+            self.detectors = {c: first if i == 0 else first.for_another_camera() for i, c in enumerate(self.cameras)}
+        self._pubs = {c: self.create_lifecycle_publisher(InstanceMaskArray, camera_topic(c, "detections"), OUTPUT_QOS)
+                      for c in self.cameras}
 
     def describe(self) -> str:
-        return f"detector {self.param('detector')}: {self.model_text}; classes {list(self._classes)}"
+        cameras = f"; cameras {list(self.cameras)}" if len(self.cameras) > 1 else ""
+        return f"detector {self.param('detector')}: {self.model_text}; classes {list(self._classes)}{cameras}"
 
-    def wire_extra(self) -> None:
+    def wire_extra(self, camera: str) -> None:
         if self.param("detector") == "sim-noise":
             qos = QoSProfile(depth=100, reliability=ReliabilityPolicy.RELIABLE)
-            self._subs.append(self.create_subscription(InstanceMaskArray, "ground_truth", self._on_gt, qos))
+            self._subs.append(self.create_subscription(InstanceMaskArray, camera_topic(camera, "ground_truth"),
+                                                       lambda msg: self._on_gt(camera, msg), qos))
 
     def free(self) -> None:
-        if self._pub is not None:
-            self.destroy_lifecycle_publisher(self._pub)
-        self._pub, self.detector = None, None
+        for pub in self._pubs.values():
+            self.destroy_lifecycle_publisher(pub)
+        self._pubs, self.detectors = {}, {}
         with self._gt_cond:
             self._gt.clear()
 
-    def new_sequence(self) -> None:
-        if isinstance(self.detector, NoisyDetector):
-            self.detector.reset()
+    def new_sequence(self, camera: str) -> None:
+        detector = self.detectors.get(camera)
+        if detector is not None:
+            detector.reset()
 
     def check_parameter(self, name: str, value: Any) -> str | None:
         if name == "classes" and (not value or any(not str(v).strip() for v in value)):
@@ -102,26 +111,29 @@ class SmartOdNode(ImagePipelineNode):
             self.get_logger().info(f"classes now {list(value)}")
 
     # -- sim ground truth ---------------------------------------------------------------------
-    def _on_gt(self, msg: Any) -> None:
+    def _on_gt(self, camera: str, msg: Any) -> None:
         with self._gt_cond:
-            self._gt[stamp_to_ns(msg.header.stamp)] = msg
-            while len(self._gt) > 64:
-                self._gt.popitem(last=False)
+            buffer = self._gt[camera]
+            buffer[stamp_to_ns(msg.header.stamp)] = msg
+            while len(buffer) > 64:
+                buffer.popitem(last=False)
             self._gt_cond.notify_all()
 
-    def _ground_truth(self, stamp_ns: int) -> FrameInstances | None:
+    def _ground_truth(self, camera: str, stamp_ns: int) -> FrameInstances | None:
         with self._gt_cond:
-            self._gt_cond.wait_for(lambda: stamp_ns in self._gt or not self.active, GT_WAIT_S)
-            msg = self._gt.pop(stamp_ns, None)
+            buffer = self._gt[camera]
+            self._gt_cond.wait_for(lambda: stamp_ns in buffer or not self.active, GT_WAIT_S)
+            msg = buffer.pop(stamp_ns, None)
         return frame_from_msg(msg) if msg is not None else None
 
     # -- frames -------------------------------------------------------------------------------
-    def process(self, rgb: Any, stamp_ns: int, frame_id: str, timings: dict[str, float]) -> None:
+    def process(self, camera: str, rgb: Any, stamp_ns: int, frame_id: str, timings: dict[str, float]) -> None:
         classes = self._classes
+        detector = self.detectors[camera]
         t0 = time.time_ns()
-        if isinstance(self.detector, NoisyDetector):
+        if isinstance(detector, NoisyDetector):
             try:
-                gt = self._ground_truth(stamp_ns)
+                gt = self._ground_truth(camera, stamp_ns)
             except MaskCodecError as exc:
                 self.reject("bad_ground_truth", f"ground truth at {stamp_ns} unreadable: {exc}")
                 return
@@ -133,14 +145,14 @@ class SmartOdNode(ImagePipelineNode):
                 self.reject("bad_ground_truth", "ground truth size differs from the image")
                 return
             t0 = time.time_ns()  # waiting for the ground truth is not model time
-            instances = self.detector.detect(gt).instances
+            instances = detector.detect(gt).instances
             time.sleep(self.param("sim_latency"))
         else:
-            instances = self.detector.detect(rgb, classes)
+            instances = detector.detect(rgb, classes)
         kept = tuple(inst for inst in instances if inst.label in classes)
         t1 = time.time_ns()
         out = FrameInstances(stamp_ns, rgb.shape[0], rgb.shape[1], kept, frame_id)
-        self._pub.publish(frames_msg(out))
+        self._pubs[camera].publish(frames_msg(out))
         t2 = time.time_ns()
         timings["model"] = (t1 - t0) / NS_PER_MS
         timings["publish"] = (t2 - t1) / NS_PER_MS
@@ -166,6 +178,14 @@ class _SmartOdAdapter:
             self.pipeline.set_classes(list(classes))
             self.classes = classes
         return tuple(self.pipeline.detect(rgb).instances)
+
+    def reset(self) -> None:
+        self.pipeline.reset()
+
+    def for_another_camera(self) -> _SmartOdAdapter:
+        """The same detector and SAM 2 model (loaded once), with this camera's own score statistics."""
+        p = self.pipeline
+        return _SmartOdAdapter(type(p)(copy.deepcopy(p.config), p.detector, sam_model=p.sam_model, encoder=p.encoder))
 
 
 def _build_smart_od(params: dict[str, Any]) -> tuple[Any, str]:

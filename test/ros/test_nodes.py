@@ -9,6 +9,7 @@ import numpy as np
 import pytest
 
 from sam2auto_ros.core.instance import FrameInstances, Instance
+from sam2auto_ros.io.bags import read_messages
 from sam2auto_ros.io.images import encode_compressed
 
 from test.ros.graph import NodeProcess, Probe
@@ -334,3 +335,52 @@ def test_best_effort_camera_is_explained_and_supported(probe, nodes, ros_env, tm
         cameras[1].publish(image_msg(np.zeros((64, 64, 3), np.uint8), stamp, "cam"))
         probe.spin_for(0.1)
     assert tracks, "a best-effort subscriber receives a best-effort camera"
+
+
+@pytest.mark.slow
+def test_one_node_pair_serves_two_cameras(probe, nodes, ros_env, tmp_path):
+    """cameras: [front, rear]: one smart_od_node and one flash_node (one model each) track both
+    cameras separately - each camera's tracks carry only its own frames' stamps."""
+    from sensor_msgs.msg import Image
+
+    from sam2auto_ros.msg import InstanceMaskArray
+
+    images = {c: probe.collect(Image, f"{NS}/{c}/image") for c in ("front", "rear")}
+    tracks = {c: probe.collect(InstanceMaskArray, f"{NS}/{c}/tracks") for c in ("front", "rear")}
+    cameras = {"cameras": ["front", "rear"], "autostart": True}
+    nodes.append(NodeProcess("smart_od_node", ros_env, tmp_path, {**cameras, "sim_noise": "perfect"}))
+    nodes.append(NodeProcess("flash_node", ros_env, tmp_path, {**cameras, "confirm_hits": 1}))
+    bag = tmp_path / "two_cameras"
+    recorder = NodeProcess("recorder_node", ros_env, tmp_path, {**cameras, "bag_path": str(bag), "flush_period_s": 0.2})
+    nodes.append(recorder)
+    for camera, seed in (("front", 1), ("rear", 2)):
+        nodes.append(NodeProcess("sim_camera_node", ros_env, tmp_path, {"autostart": True, "scene": "default", "seed": seed,
+                                                                          "loop": True, "n_frames": 60, "fps": 10.0},
+                                 namespace=f"{NS}/{camera}"))
+
+    def tracked(camera: str) -> int:
+        return sum(1 for m in tracks[camera] if m.instances)
+
+    assert probe.spin_until(lambda: tracked("front") >= 5 and tracked("rear") >= 5, 90, tuple(nodes)), \
+        "\n".join(n.log()[-1500:] for n in nodes[:2])
+    for camera, other in (("front", "rear"), ("rear", "front")):
+        own = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in images[camera]}
+        theirs = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in images[other]}
+        stamps = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in tracks[camera]}
+        assert not stamps & theirs and {s for s in stamps if s >= min(own)} <= own  # the probe may miss the first frames
+    assert probe.spin_until(lambda: int(probe.status(f"{NS}/flash_node").get("rear.frames_received", 0)) > 0, 10)
+    status = probe.status(f"{NS}/flash_node")
+    assert status["cameras"] == "front,rear"
+    assert int(status["front.frames_received"]) > 0 and int(status["rear.frames_received"]) > 0
+    assert "cameras ['front', 'rear']" in nodes[1].log()
+    recorder.interrupt()
+    assert recorder.stop() == 0, recorder.log()[-2000:]
+    recorded = {m.topic for m in read_messages(bag)}
+    assert {f"{NS}/{c}/{t}" for c in ("front", "rear") for t in ("image", "detections", "tracks")} <= recorded
+
+
+def test_bad_camera_list_leaves_the_node_unconfigured_with_the_reason(probe, nodes, ros_env, tmp_path):
+    flash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "cameras": ["front", "front"]})
+    nodes.append(flash)
+    assert probe.spin_until(lambda: "names a camera twice" in flash.log(), 30, (flash,)), flash.log()[-2000:]
+    assert flash.alive() and probe.state(f"{NS}/flash_node") == "unconfigured"
