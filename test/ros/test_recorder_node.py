@@ -183,6 +183,25 @@ def test_configure_refuses_an_existing_bag_and_stays_alive(rclpy_context, tmp_pa
         node.destroy_node()
 
 
+def test_named_cameras_refuse_absolute_topics_before_a_bag_is_opened(rclpy_context, tmp_path):
+    from rclpy.lifecycle import TransitionCallbackReturn
+    from rclpy.parameter import Parameter
+
+    from sam2auto_ros.ros.recorder_node import RecorderNode
+
+    node = RecorderNode(context=rclpy_context, parameter_overrides=[
+        Parameter("bag_path", value=str(tmp_path / "bag")), Parameter("cameras", value=["front", "rear"]),
+        Parameter("image_topic", value="/camera/image_raw")])
+    try:
+        assert node.trigger_configure() == TransitionCallbackReturn.FAILURE
+        assert "absolute topic names" in node.last_error and not (tmp_path / "bag").exists()
+        node.set_parameters([Parameter("image_topic", value="image")])
+        assert node.trigger_configure() == TransitionCallbackReturn.SUCCESS
+        node.trigger_cleanup()
+    finally:
+        node.destroy_node()
+
+
 @pytest.mark.slow
 def test_live_sim_camera_recorded_then_annotated_offline(ros_env, tmp_path):
     """The whole chain with real nodes: sim_camera_node -> recorder_node (image + ground truth) ->
