@@ -11,12 +11,13 @@ Two sources of per-frame detector scores with known truth:
 Recall counts the true detections the detector emitted (misses cannot be recovered by a
 threshold). Every method runs with the shipped defaults (no tuning); "best fixed" picks, per
 scene type, the fixed threshold (0.00..1.00 step 0.01) with the highest F1 on that very data. Each method is shown
-per frame (window 1, the paper's setting) and pooled over the default window of recent frames.
+per frame (window 1, the paper's setting) and pooled over the default window of recent frames;
+both carry their last statistical cut through thin-evidence frames (``--hold-frames``, 0 = off).
 
 Seeds come in two disjoint splits: ``tune`` (the only one looked at while choosing the default
 method and its rules) and ``report`` (the figures quoted; the seeds this benchmark always used).
 
-    python benchmarks/bench_smart_od.py [--split report] [--frames 120] [--sim-frames 60]
+    python benchmarks/bench_smart_od.py [--split report] [--frames 120] [--sim-frames 60] [--hold-frames 10]
 """
 
 from __future__ import annotations
@@ -88,6 +89,8 @@ def main() -> None:
                         help="seed split: tune (for choosing methods) or report (the quoted figures)")
     parser.add_argument("--theta-max", type=float, default=ThresholdConfig().theta_max,
                         help="ceiling of every dynamic threshold (1 = none)")
+    parser.add_argument("--hold-frames", type=int, default=ThresholdConfig().hold_frames,
+                        help="frames the last statistical cut is held through thin evidence (0 = off)")
     args = parser.parse_args()
     synthetic_seed, scene_seed, detector_seed = SPLITS[args.split]
     rng = np.random.default_rng(synthetic_seed)
@@ -96,7 +99,8 @@ def main() -> None:
     scenes.update({k: synthetic_frames(k, args.frames, rng) for k in SYNTHETIC})
 
     print(f"split {args.split} (seeds synthetic/scene/detector {SPLITS[args.split]}); "
-          f"default: {DEFAULT}, window {WINDOW} frames, theta_min {ThresholdConfig().theta_min}, theta_max {args.theta_max}; "
+          f"default: {DEFAULT}, window {WINDOW} frames, hold {args.hold_frames} frames, theta_min {ThresholdConfig().theta_min}, "
+          f"theta_max {args.theta_max}; "
           "cells: F1 per frame / F1 pooled (x100); best fixed: F1 (precision/recall)@threshold")
     print(f"{'scene':16s} {'dets/frame':>10s} {'best fixed':>20s} " + " ".join(f"{m:>15s}" for m in METHODS)
           + f" {'ms/frame':>9s} {'default-best':>12s}")
@@ -108,7 +112,8 @@ def main() -> None:
         for method in METHODS:
             f1s = []
             for window_frames in (1, WINDOW):
-                window = ScoreWindow(ThresholdConfig(method=method, window_frames=window_frames, theta_max=args.theta_max))
+                window = ScoreWindow(ThresholdConfig(method=method, window_frames=window_frames, theta_max=args.theta_max,
+                                                         hold_frames=args.hold_frames))
                 start = time.perf_counter()
                 thetas = [window.threshold(s).theta_final for s, _ in frames]
                 elapsed = 1000 * (time.perf_counter() - start) / len(frames)

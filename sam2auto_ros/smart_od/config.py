@@ -106,6 +106,13 @@ class ThresholdConfig:
     # distribution changes slowly, and one frame's 3-10 detections are too few for clusters:
     # pooling 30 frames lifted the default's F1 by 5-20 points in bench_smart_od. 1 = per frame.
     window_frames: int = 30
+    # Carry the last statistical cut ("method") through up to N frames whose pooled scores are too
+    # few, or too mixed to prove two modes: such a pool says nothing new, and without the carry
+    # its verdict "no cut" let every false positive above theta_min through (sim:mixed in
+    # bench_smart_od: 2 such frames amid confident cuts). N counts frames since that cut, so a
+    # scene that really changed is re-judged at most N frames after its pool turned one-mode.
+    # 0 = off. The state belongs to one stream (ScoreWindow) and ``reset`` clears it.
+    hold_frames: int = 10
 
     def __post_init__(self) -> None:
         _check(self.method in THRESHOLD_METHODS, f"unknown threshold.method {self.method!r}; use one of {THRESHOLD_METHODS}")
@@ -116,6 +123,7 @@ class ThresholdConfig:
         _check(self.kmeans_k >= 2, "threshold.kmeans_k must be >= 2")
         _check(self.min_scores >= 2, "threshold.min_scores must be >= 2")
         _check(self.window_frames >= 1, "threshold.window_frames must be >= 1")
+        _check(self.hold_frames >= 0, "threshold.hold_frames must be >= 0 (0 = off)")
 
 
 @dataclass

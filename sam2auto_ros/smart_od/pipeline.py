@@ -136,7 +136,7 @@ class SmartOD:
         self.score_window.reset()
 
     def reset(self) -> None:
-        """Start a new sequence: forget the pooled scores of earlier frames."""
+        """Start a new sequence: forget the pooled scores and the held cut of earlier frames."""
         self.score_window.reset()
 
     def detect(self, image: np.ndarray, features: FeaturesLike | None = None) -> SmartODResult:

@@ -12,12 +12,17 @@ Methods (``ThresholdConfig.method``), all on the frame's detection scores S:
   outnumbers the candidates, the noise's upper tail carries past that point, and the size prior
   moves the cut up by exactly as much as the imbalance warrants (no parameter).
 - ``fixed``: ``fixed_threshold`` (the hand-tuned baseline).
-The final threshold is max(theta_dynamic, theta_min). ``ScoreWindow`` pools the scores of the
-last ``window_frames`` frames before computing it (our addition: per-frame pools are small).
+The final threshold is max(min(theta_dynamic, theta_max), theta_min). ``ScoreWindow`` pools the
+scores of the last ``window_frames`` frames of one stream before computing it (our addition:
+per-frame pools are small), and carries its last statistical cut through up to ``hold_frames``
+frames whose pool cannot support one (below).
 
 Degenerate frames: no scores -> theta_min; fewer than ``min_scores`` scores, or one mode
 (``unimodal_guard``), -> no cut (theta_dynamic = min S), so a frame of only confident
-detections keeps them all and theta_min alone removes a frame of only weak ones.
+detections keeps them all and theta_min alone removes a frame of only weak ones. In a stream,
+such a verdict mostly means thin evidence (a small or briefly lopsided pool), not that the
+detector changed: ``ScoreWindow`` then keeps the cut its pool last supported ("held") until
+``hold_frames`` frames have passed without a new one, after which the verdict stands.
 
 The one-mode test compares a single Beta distribution with a mixture of two Betas (BIC). Scores
 live on [0, 1] and single score populations are skewed (confident objects Beta(9, 2), noise
@@ -49,6 +54,14 @@ _COVARIANCE_FLOOR = 1e-4  # (score units)^2, two_stage's Gaussian split test
 # Two modes need "strong" evidence (BIC difference > 6, Kass & Raftery): a flat band of a dozen
 # confident scores otherwise fits two components slightly better than one.
 _BIC_MARGIN = 6.0
+# A single Beta fit this unconcentrated (a + b <= 3: sd >= 0.25 at mean 0.5) is two populations,
+# not one: no single score population we draw or know of is that broad (single Beta(9, 2),
+# Beta(6, 3), Beta(4, 4), Beta(2, 6), Beta(1.5, 12) pools of 8-60 scores fit a + b > 3 in 200 of
+# 200 draws each), while small pools of objects and false positives (Beta(8, 2) + Beta(2, 6), 8-60
+# scores) fit a + b <= 3 in 78-100 % of draws, and BIC cannot prove two modes in so few. The
+# flat/U-shaped bound a + b <= 2 used before caught only 45-90 % of them: the other cold-start
+# pools were called one mode and every false positive above theta_min passed.
+_SPREAD_CONCENTRATION = 3.0
 
 
 @dataclass(frozen=True)
@@ -57,7 +70,9 @@ class ThresholdResult:
     theta_dynamic: float
     theta_final: float
     scores: int
-    reason: str  # why theta_dynamic is what it is ("method", "no scores", "too few", "one mode")
+    # why theta_dynamic is what it is: "method", "no scores", "too few", "one mode", "fixed", or
+    # "held" (ScoreWindow: the last "method" cut, carried through a "too few"/"one mode" pool)
+    reason: str
 
 
 def _quantile_centres(scores: np.ndarray, k: int) -> np.ndarray:
@@ -111,13 +126,13 @@ def fit_beta_mixture(scores: np.ndarray, k: int) -> tuple[float, np.ndarray, np.
 
 def is_one_mode(scores: np.ndarray) -> bool:
     """True unless the scores form two modes: a two-Beta mixture has a clearly lower BIC, or the
-    scores are no more concentrated than a uniform spread over [0, 1] (single Beta fit with
-    a + b <= 2: flat or U-shaped), as a small pool of noise and objects is."""
+    scores are too spread out for one score population (single Beta fit with
+    a + b <= ``_SPREAD_CONCENTRATION``), as a small pool of noise and objects is."""
     s = np.clip(np.asarray(scores, dtype=np.float64), _SCORE_EPS, 1.0 - _SCORE_EPS)
     if len(np.unique(s)) < 2:
         return True
     one, shapes, _ = fit_beta_mixture(s, 1)
-    if shapes.sum() <= 2.0:
+    if shapes.sum() <= _SPREAD_CONCENTRATION:
         return False
     two = fit_beta_mixture(s, 2)[0]
     log_n = np.log(len(s))
@@ -197,26 +212,44 @@ def dynamic_threshold(scores, config: ThresholdConfig | None = None) -> Threshol
         theta, reason = float(s.min()), "one mode"
     else:
         theta, reason = _METHODS[cfg.method](s, cfg), "method"
-    final = theta if cfg.method == "fixed" else min(theta, cfg.theta_max)
-    return ThresholdResult(cfg.method, float(theta), float(max(final, cfg.theta_min)), len(s), reason)
+    return ThresholdResult(cfg.method, float(theta), _final(theta, cfg), len(s), reason)
 
+
+def _final(theta: float, cfg: ThresholdConfig) -> float:
+    """theta clamped to [theta_min, theta_max] (the ceiling does not apply to method "fixed")."""
+    capped = theta if cfg.method == "fixed" else min(theta, cfg.theta_max)
+    return float(max(capped, cfg.theta_min))
 
 
 class ScoreWindow:
-    """The scores of the last ``window_frames`` frames; thresholds are computed on the pool."""
+    """One stream's threshold state: the scores of its last ``window_frames`` frames (thresholds
+    are computed on the pool) and its last statistical cut, held through thin evidence."""
+
+    _THIN = ("too few", "one mode")  # verdicts a held cut overrides
 
     def __init__(self, config: ThresholdConfig | None = None) -> None:
         self.config = config or ThresholdConfig()
         self._frames: deque[np.ndarray] = deque(maxlen=self.config.window_frames)
+        self._held: float | None = None  # theta_dynamic of the last "method" verdict
+        self._since_held = 0  # frames since that verdict
 
     def threshold(self, scores) -> ThresholdResult:
         """Add this frame's scores and return the threshold of the pooled window."""
+        cfg = self.config
         s = np.asarray(scores, dtype=np.float64).reshape(-1)
-        if self._frames.maxlen != self.config.window_frames:
-            self._frames = deque(self._frames, maxlen=self.config.window_frames)
+        if self._frames.maxlen != cfg.window_frames:
+            self._frames = deque(self._frames, maxlen=cfg.window_frames)
         self._frames.append(s[np.isfinite(s)])
-        return dynamic_threshold(np.concatenate(list(self._frames)), self.config)
+        result = dynamic_threshold(np.concatenate(list(self._frames)), cfg)
+        if result.reason == "method":
+            self._held, self._since_held = result.theta_dynamic, 0
+            return result
+        self._since_held += 1
+        if self._held is None or self._since_held > cfg.hold_frames or result.reason not in self._THIN:
+            return result
+        return ThresholdResult(result.method, self._held, _final(self._held, cfg), result.scores, "held")
 
     def reset(self) -> None:
-        """Forget the pool (a new sequence, or a changed vocabulary)."""
+        """Forget the pool and the held cut (a new sequence, or a changed vocabulary)."""
         self._frames.clear()
+        self._held, self._since_held = None, 0

@@ -248,3 +248,15 @@ def test_theta_max_must_not_be_below_the_floor():
 
     with pytest.raises(ConfigError, match="theta_max must be >= "):
         ThresholdConfig(theta_min=0.5, theta_max=0.4)
+
+
+def test_one_mode_test_power_on_small_pools():
+    """Small pools decide a stream's first frames. Two populations (objects Beta(8, 2) and false
+    positives Beta(2, 6), half and half, 8-30 scores) must mostly be called two modes, while
+    single populations as broad as Beta(4, 4) or Beta(2, 6) must stay one mode."""
+    rng = np.random.default_rng(10)
+    mixed = [is_one_mode(np.concatenate([rng.beta(8, 2, n), rng.beta(2, 6, n)])) for n in (4, 8, 15) for _ in range(30)]
+    assert np.mean(mixed) <= 0.1, np.mean(mixed)
+    for shape in ((4, 4), (2, 6), (9, 2), (6, 3)):
+        single = [is_one_mode(rng.beta(*shape, n)) for n in (8, 15, 30) for _ in range(20)]
+        assert np.mean(single) >= 0.95, (shape, np.mean(single))
