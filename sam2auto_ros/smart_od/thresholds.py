@@ -27,8 +27,9 @@ detector changed: ``ScoreWindow`` then keeps the cut its pool last supported ("h
 The one-mode test compares a single Beta distribution with a mixture of two Betas (BIC). Scores
 live on [0, 1] and single score populations are skewed (confident objects Beta(9, 2), noise
 Beta(1.5, 12)); a Gaussian test mistook such skew for a second mode (a pooled window of only
-true objects lost 30 % of them). A single Beta that is U-shaped (both shape parameters < 1)
-puts its mass at both ends: that is two modes, not one. scikit-learn has no Beta mixture, so the
+true objects lost 30 % of them). A single Beta fit too spread out for any one score population
+(a + b <= 3, e.g. flat or U-shaped) is two modes as well: a small pool of objects and false
+positives, where BIC has too little data to prove it. scikit-learn has no Beta mixture, so the
 EM below is ours (method-of-moments M step); k-means is scikit-learn's.
 """
 
