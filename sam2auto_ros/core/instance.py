@@ -41,19 +41,24 @@ class Instance:
     status: InstanceStatus = InstanceStatus.DETECTION
 
     def __post_init__(self) -> None:
-        box = np.asarray(self.box, dtype=np.float32).reshape(-1)
-        if box.shape != (4,):
-            raise ValueError(f"box must have 4 values [x_min, y_min, x_max, y_max], got {box.shape}")
-        if not np.all(np.isfinite(box)):
-            raise ValueError(f"box has non-finite values: {box.tolist()}")
-        if self.mask is not None and not np.any(box):
+        box = self.box
+        # trackers build many instances per frame, most with a float32 (4,) box already
+        if type(box) is not np.ndarray or box.dtype != np.float32 or box.shape != (4,):
+            box = np.asarray(box, dtype=np.float32).reshape(-1)
+            if box.shape != (4,):
+                raise ValueError(f"box must have 4 values [x_min, y_min, x_max, y_max], got {box.shape}")
+        values = box.tolist()
+        if not all(map(math.isfinite, values)):
+            raise ValueError(f"box has non-finite values: {values}")
+        if self.mask is not None and not any(values):
             box = self.mask.box_xyxy()
         object.__setattr__(self, "box", box)
         if not math.isfinite(self.score):
             raise ValueError(f"score must be finite, got {self.score}")
         object.__setattr__(self, "score", float(self.score))
         object.__setattr__(self, "track_id", int(self.track_id))
-        object.__setattr__(self, "status", InstanceStatus(self.status))
+        if type(self.status) is not InstanceStatus:
+            object.__setattr__(self, "status", InstanceStatus(self.status))
 
     @classmethod
     def from_mask_array(cls, mask: np.ndarray, **kwargs) -> Instance:

@@ -14,6 +14,11 @@ import numpy as np
 from pycocotools import mask as mask_utils
 
 
+_SMALL_MASK = 1 << 17
+"""Pixels (~360 x 360) up to which decoding a whole mask beats parsing its runs (measured in the
+tracking loop: 256 px 0.06 vs 0.11 ms; 512 px 0.25 vs 0.12 ms)."""
+
+
 class MaskCodecError(ValueError):
     """A mask or run-length encoding that cannot be encoded or decoded as given."""
 
@@ -44,8 +49,9 @@ class RleMask:
         height, width = mask.shape
         if height == 0 or width == 0:
             raise MaskCodecError(f"mask has an empty dimension: shape {mask.shape}")
-        rle = mask_utils.encode(np.asfortranarray(mask, dtype=np.uint8))
-        return cls(int(height), int(width), bytes(rle["counts"]))
+        # a column-major bool array (what the propagators hand over) is encoded without a copy
+        fortran = mask.view(np.uint8) if mask.dtype == np.bool_ and mask.flags.f_contiguous else np.asfortranarray(mask, dtype=np.uint8)
+        return cls(int(height), int(width), _encode_columns(fortran))
 
     @classmethod
     def empty(cls, height: int, width: int) -> RleMask:
@@ -109,6 +115,23 @@ class RleMask:
             raise MaskCodecError("corrupt RLE: decoded size differs from the declared size")
         return decoded.astype(bool, copy=False)
 
+    def window(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """``to_array()[y0:y1, x0:x1]``, decoding only columns ``x0..x1`` (an object's box is a
+        small part of the frame; full decoding costs ~0.06 ms at 256 px, ~0.25 ms at 512 px)."""
+        if not (0 <= x0 <= x1 <= self.width and 0 <= y0 <= y1 <= self.height):
+            raise MaskCodecError(f"window x {x0}..{x1}, y {y0}..{y1} is not inside the {self.height}x{self.width} mask")
+        if self.height * self.width <= _SMALL_MASK:  # pycocotools decodes a small mask faster than the runs are parsed
+            return self.to_array()[y0:y1, x0:x1]
+        runs = _parse_compressed_counts(self.counts)
+        ends = np.cumsum(runs)
+        if runs.min() < 0 or int(ends[-1]) != self.height * self.width:
+            raise MaskCodecError("corrupt RLE: runs do not cover the mask")
+        start, stop = x0 * self.height, x1 * self.height
+        lengths = np.diff(np.clip(ends, start, stop), prepend=start)
+        values = np.zeros(runs.size, dtype=bool)
+        values[1::2] = True  # runs alternate, zeros first
+        return np.repeat(values, lengths).reshape(x1 - x0, self.height).T[y0:y1]
+
     def to_counts(self) -> np.ndarray:
         """Plain run counts (uint32), column-major, starting with a run of zeros.
 
@@ -122,12 +145,90 @@ class RleMask:
 
     @property
     def area(self) -> int:
-        return int(mask_utils.area(self._rle()))
+        return self.area_and_box()[0]
 
     def box_xyxy(self) -> np.ndarray:
         """Tight box ``[x_min, y_min, x_max, y_max]`` (max exclusive); zeros when empty."""
-        x, y, w, h = mask_utils.toBbox(self._rle()).tolist()
-        return np.array([x, y, x + w, y + h], dtype=np.float32)
+        return np.array(self.area_and_box()[1], dtype=np.float32)
+
+    def area_and_box(self) -> tuple[int, tuple[float, float, float, float]]:
+        """Pixel count and xyxy box as Python numbers, computed once: the mask is immutable, and
+        trackers ask for them many times per frame (``mask_stats`` fills many masks in one call)."""
+        stats = self.__dict__.get("_cached_stats")
+        if stats is None:
+            _cache_stats([self])
+            stats = self.__dict__["_cached_stats"]
+        return stats
+
+
+def _encode_columns(mask: np.ndarray) -> bytes:
+    """COCO's compressed counts of a column-major uint8 0/1 mask, as ``pycocotools.mask.encode``
+    gives them, encoding only the columns that hold the object.
+
+    pycocotools walks every pixel (and allocates a count per pixel); an object spans a narrow band
+    of columns, a contiguous slice of the column-major buffer. The band is encoded with one empty
+    column after it (so it ends on a run of zeros), and the zeros before and after it are added to
+    the first and the last count in the string: the first count is stored as is and the last as a
+    difference to the count two before it, so no other count changes (see
+    ``_parse_compressed_counts`` for the format).
+    """
+    height, width = mask.shape
+    bounds = _filled_columns(mask)
+    if bounds is None:
+        return _write_count(height * width)
+    start, stop = bounds[0], min(bounds[1] + 2, width)
+    counts = bytes(mask_utils.encode(mask[:, start:stop])["counts"])
+    first, after_first = _read_count(counts, 0)
+    head = _write_count(first + start * height)
+    if stop == width:
+        return head + counts[after_first:]
+    last_at = len(counts) - 1
+    while last_at > after_first and (counts[last_at - 1] - 48) & 0x20:
+        last_at -= 1
+    last, _ = _read_count(counts, last_at)
+    return head + counts[after_first:last_at] + _write_count(last + (width - stop) * height)
+
+
+def _filled_columns(mask: np.ndarray) -> tuple[int, int] | None:
+    """First and last column of a column-major uint8 mask that may hold a 1 (a column or two
+    more at either end is harmless); ``None`` when the mask is empty.
+
+    Scans 8 pixels per step and lets ``bytes.find`` (memchr) locate the ends: several times
+    faster than ``mask.any(axis=0)``.
+    """
+    height = mask.shape[0]
+    if mask.size % 8:
+        columns = np.flatnonzero(mask.any(axis=0))
+        return (int(columns[0]), int(columns[-1])) if columns.size else None
+    filled = (mask.T.reshape(-1).view(np.uint64) != 0).tobytes()
+    first = filled.find(b"\x01")
+    if first < 0:
+        return None
+    return first * 8 // height, (filled.rfind(b"\x01") * 8 + 7) // height
+
+
+def _read_count(counts: bytes, at: int) -> tuple[int, int]:
+    """The number stored at ``counts[at]`` in COCO's compressed format, and where the next begins."""
+    value = shift = 0
+    while True:
+        char = counts[at] - 48
+        at += 1
+        value |= (char & 0x1F) << shift
+        shift += 5
+        if not char & 0x20:
+            return (value | (-1 << shift) if char & 0x10 else value), at
+
+
+def _write_count(value: int) -> bytes:
+    """One number in COCO's compressed format (pycocotools' ``rleToString`` for one count)."""
+    out = bytearray()
+    while True:
+        char = value & 0x1F
+        value >>= 5
+        more = value != -1 if char & 0x10 else value != 0
+        out.append((char | 0x20 if more else char) + 48)
+        if not more:
+            return bytes(out)
 
 
 def _parse_compressed_counts(counts: bytes) -> np.ndarray:
@@ -154,6 +255,38 @@ def _parse_compressed_counts(counts: bytes) -> np.ndarray:
     values[3::2] = np.cumsum(values[3::2]) + values[1] if values.size > 3 else values[3::2]
     values[4::2] = np.cumsum(values[4::2]) + values[2] if values.size > 4 else values[4::2]
     return values
+
+
+def mask_stats(masks: Sequence[RleMask]) -> tuple[np.ndarray, np.ndarray]:
+    """Pixel counts ``(N,)`` int64 and tight xyxy boxes ``(N, 4)`` float64 (max exclusive; zeros
+    when empty) of many masks.
+
+    Each mask's values are computed once and kept on it (two pycocotools calls for all the masks
+    not seen before), so the many area/box look-ups of a tracker cost a dictionary read each.
+    """
+    stats = [m.__dict__.get("_cached_stats") for m in masks]
+    if None in stats:
+        _cache_stats([m for m, st in zip(masks, stats) if st is None])
+        stats = [m.__dict__["_cached_stats"] for m in masks]
+    if not stats:
+        return np.zeros(0, dtype=np.int64), np.zeros((0, 4), dtype=np.float64)
+    return np.array([a for a, _ in stats], dtype=np.int64), np.array([b for _, b in stats], dtype=np.float64)
+
+
+def _cache_stats(masks: list[RleMask]) -> None:
+    """Compute and keep the area and box of each mask, two pycocotools calls for all of them."""
+    rles = [m._rle() for m in masks]
+    boxes = mask_utils.toBbox(rles).tolist()
+    for m, area, (x, y, w, h) in zip(masks, mask_utils.area(rles).tolist(), boxes):
+        object.__setattr__(m, "_cached_stats", (int(area), (x, y, x + w, y + h)))
+
+
+def intersection_area(a: RleMask, b: RleMask) -> int:
+    """Pixels two same-sized masks share, on the RLEs (a few microseconds: no decoding, and none
+    of ``mask_iou_matrix``'s per-call overhead when only a few pairs need comparing)."""
+    if a.shape != b.shape:
+        raise MaskCodecError(f"masks of different sizes cannot be compared: {a.shape} and {b.shape}")
+    return int(mask_utils.area(mask_utils.merge([a._rle(), b._rle()], intersect=True)))
 
 
 def mask_iou_matrix(a: Sequence[RleMask], b: Sequence[RleMask]) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from pycocotools import mask as mask_utils
 from scipy.optimize import linear_sum_assignment
 
-from sam2auto_ros.core.masks import RleMask, box_iou_matrix, mask_iou_matrix
+from sam2auto_ros.core.masks import RleMask, intersection_area, mask_stats
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,11 @@ def match(similarity: np.ndarray, threshold: float) -> Matching:
     pairs: list[tuple[int, int]] = []
     if n_rows and n_cols:
         valid = sim >= threshold
-        if valid.any():
+        if valid.any() and valid.sum(axis=0).max() == 1 and valid.sum(axis=1).max() == 1:
+            # no two valid pairs share a row or column (the usual frame): every optimal
+            # assignment holds exactly them, the solver is not needed
+            pairs = [(int(r), int(c)) for r, c in np.argwhere(valid)]
+        elif valid.any():
             cost = np.where(valid, -sim, 1e6)
             rows, cols = linear_sum_assignment(cost)
             pairs = [(int(r), int(c)) for r, c in zip(rows, cols) if valid[r, c]]
@@ -55,21 +59,61 @@ def match(similarity: np.ndarray, threshold: float) -> Matching:
 
 def match_masks(detections: Sequence[RleMask], tracks: Sequence[RleMask], threshold: float) -> Matching:
     """One-to-one match of detection masks to tracked masks by mask IoU."""
-    return match(mask_iou_matrix(list(detections), list(tracks)), threshold)
+    return match(sparse_iou(detections, tracks), threshold)
+
+
+def sparse_iou(a: Sequence[RleMask], b: Sequence[RleMask]) -> np.ndarray:
+    """``mask_iou_matrix(a, b)``, comparing RLEs only for the pairs whose boxes overlap.
+
+    Boxes are cached on the masks and most pairs in a frame lie apart, so this usually costs a
+    box test; each overlapping pair costs one RLE intersection (pycocotools' ``iou`` call alone
+    costs as much as ten of them).
+    """
+    a, b = list(a), list(b)
+    out = np.zeros((len(a), len(b)), dtype=np.float64)
+    for i, j, iou in _pair_ious(a, b, overlapping_pairs(a, b)):
+        out[i, j] = iou
+    return out
 
 
 def sparse_iou_matrix(masks: Sequence[RleMask]) -> np.ndarray:
-    """Mask IoU among ``masks``, skipping the RLE comparison when no two boxes even touch (the
-    usual case among a frame's tracks or detections: a box test costs microseconds)."""
+    """Mask IoU among ``masks`` (diagonal 1), as ``sparse_iou`` does it: one RLE intersection per
+    pair of overlapping boxes, none at all in the usual frame where every box lies apart."""
     masks = list(masks)
-    if len(masks) < 2:
-        return np.ones((len(masks), len(masks)), dtype=np.float64)
-    _, boxes = areas_and_boxes(masks)
-    touching = box_iou_matrix(boxes, boxes) > 0.0
-    np.fill_diagonal(touching, False)
-    if not touching.any():
-        return np.eye(len(masks), dtype=np.float64)
-    return mask_iou_matrix(masks, masks)
+    out = np.eye(len(masks), dtype=np.float64)
+    for i, j, iou in _pair_ious(masks, masks, overlapping_pairs(masks, masks, upper=True)):
+        out[i, j] = out[j, i] = iou
+    return out
+
+
+def overlapping_pairs(a: Sequence[RleMask], b: Sequence[RleMask], upper: bool = False) -> list[tuple[int, int]]:
+    """Index pairs ``(i, j)``, in row-major order, whose masks' boxes share a positive area (where
+    ``box_iou_matrix`` is > 0; an empty mask overlaps nothing); ``upper``: only ``i < j``.
+
+    A plain loop over the boxes cached on the masks (``mask_stats`` fills many at once): a frame
+    holds a handful of masks, and numpy's per-call cost would exceed the work (32 x 32 masks, the
+    object cap, cost ~0.2 ms).
+    """
+    boxes_b = [m.area_and_box()[1] for m in b]
+    pairs = []
+    for i, m in enumerate(a):
+        ax0, ay0, ax1, ay1 = m.area_and_box()[1]
+        if ax1 <= ax0 or ay1 <= ay0:
+            continue
+        for j in range(i + 1 if upper else 0, len(boxes_b)):
+            bx0, by0, bx1, by1 = boxes_b[j]
+            if bx0 < ax1 and ax0 < bx1 and by0 < ay1 and ay0 < by1 and bx0 < bx1 and by0 < by1:
+                pairs.append((i, j))
+    return pairs
+
+
+def _pair_ious(a: list[RleMask], b: list[RleMask], pairs: list[tuple[int, int]]) -> list[tuple[int, int, float]]:
+    """``(i, j, IoU of a[i] and b[j])`` for the given pairs, one RLE intersection each."""
+    out = []
+    for i, j in pairs:
+        inter = intersection_area(a[i], b[j])
+        out.append((i, j, inter / (a[i].area + b[j].area - inter)))
+    return out
 
 
 def suppress_duplicates(masks: Sequence[RleMask], scores: Sequence[float], iou_threshold: float) -> list[int]:
@@ -89,22 +133,17 @@ def inside_fraction(a: Sequence[RleMask], b: Sequence[RleMask]) -> np.ndarray:
     """``(len(a), len(b))``: the fraction of mask ``a[i]``'s pixels that lie inside ``b[j]``."""
     if not a or not b:
         return np.zeros((len(a), len(b)), dtype=np.float64)
-    iou = mask_iou_matrix(list(a), list(b))
-    area_a = np.array([m.area for m in a], dtype=np.float64)[:, None]
-    area_b = np.array([m.area for m in b], dtype=np.float64)[None, :]
+    iou = sparse_iou(a, b)
+    area_a = mask_stats(a)[0].astype(np.float64)[:, None]
+    area_b = mask_stats(b)[0].astype(np.float64)[None, :]
     # IoU = I / (A + B - I)  =>  I = IoU * (A + B) / (1 + IoU)
     inter = iou * (area_a + area_b) / (1.0 + iou)
     return np.divide(inter, area_a, out=np.zeros_like(inter), where=area_a > 0)
 
 
 def areas_and_boxes(masks: Sequence[RleMask]) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel counts ``(N,)`` and tight xyxy boxes ``(N, 4)`` of many masks in two pycocotools calls."""
-    if not masks:
-        return np.zeros(0, dtype=np.int64), np.zeros((0, 4), dtype=np.float64)
-    rles = [{"size": [m.height, m.width], "counts": m.counts} for m in masks]
-    boxes = np.asarray(mask_utils.toBbox(rles), dtype=np.float64).reshape(-1, 4)
-    boxes[:, 2:] += boxes[:, :2]
-    return np.asarray(mask_utils.area(rles), dtype=np.int64), boxes
+    """Pixel counts ``(N,)`` and tight xyxy boxes ``(N, 4)`` of many masks (cached on each mask)."""
+    return mask_stats(masks)
 
 
 def union(masks: Sequence[RleMask]) -> RleMask | None:

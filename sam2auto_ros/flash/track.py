@@ -72,20 +72,22 @@ class Track:
 
     def observe(self, frame_index: int, mask: RleMask | None, visible: bool, box: np.ndarray | None = None) -> None:
         """Take the propagator's verdict for the newest frame; updates motion from box centres
-        (``box``: the mask's xyxy box when the caller has it already)."""
+        (``box``: the mask's xyxy box when the caller has it already, any 4 numbers)."""
         self.visible = visible
         if not visible or mask is None:
             self.invisible_frames += 1
             return
         self._before = (self.last_center, self.velocity, self.last_mask, self.last_visible_frame)
         self._continuity_pair = (mask, self.last_mask) if self.last_mask is not None else None
-        box = (mask.box_xyxy() if box is None else box).astype(np.float64)
-        center = (box[:2] + box[2:]) / 2.0
+        # on Python floats: the same IEEE operations as on 2-vectors, without numpy's per-call cost
+        x0, y0, x1, y1 = (mask.area_and_box()[1] if box is None else box)
+        cx, cy = (x0 + x1) / 2.0, (y0 + y1) / 2.0
         if self.last_center is not None and self.last_visible_frame >= 0:
             dt = max(frame_index - self.last_visible_frame, 1)
-            step = (center - self.last_center) / dt
-            self.velocity = _VELOCITY_MOMENTUM * self.velocity + (1.0 - _VELOCITY_MOMENTUM) * step
-        self.last_center = center
+            (lx, ly), (vx, vy) = self.last_center.tolist(), self.velocity.tolist()
+            keep, take = _VELOCITY_MOMENTUM, 1.0 - _VELOCITY_MOMENTUM
+            self.velocity = np.array([keep * vx + take * ((cx - lx) / dt), keep * vy + take * ((cy - ly) / dt)])
+        self.last_center = np.array([cx, cy])
         self.last_visible_frame = frame_index
         self.last_mask = mask
         self.invisible_frames = 0

@@ -31,7 +31,7 @@ from typing import TypeVar
 import numpy as np
 
 from sam2auto_ros.core.instance import FrameInstances, Instance
-from sam2auto_ros.core.masks import RleMask
+from sam2auto_ros.core.masks import RleMask, intersection_area
 from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, Propagator
 from sam2auto_ros.core.rgb import check_rgb
 from sam2auto_ros.flash.appearance import blend, hs_histogram, to_hsv
@@ -41,7 +41,7 @@ from sam2auto_ros.flash.association import (
     inside_fraction,
     match,
     match_masks,
-    sparse_iou_matrix,
+    overlapping_pairs,
     suppress_duplicates,
     union,
 )
@@ -75,14 +75,6 @@ class _Frame:
     index: int
     image: np.ndarray
     masks: dict[int, RleMask]  # visible tracks only
-    _hsv: np.ndarray | None = None
-
-    @property
-    def hsv(self) -> np.ndarray:
-        """The image in HSV, converted once per frame and only if an appearance is needed."""
-        if self._hsv is None:
-            self._hsv = to_hsv(self.image)
-        return self._hsv
 
 
 @dataclass
@@ -90,12 +82,25 @@ class _Detection:
     index: int
     mask: RleMask
     instance: Instance
+    _array: np.ndarray | None = field(default=None, repr=False)
+
+    def decode(self) -> np.ndarray:
+        """The mask as an array, decoded once: the prompt and the appearance may both need it."""
+        if self._array is None:
+            self._array = self.mask.to_array()
+        return self._array
+
+    def window(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
+        """The mask inside a box: a slice of the decoded mask when there is one, else decoded alone."""
+        if self._array is not None:
+            return self._array[y0:y1, x0:x1]
+        return self.mask.window(x0, y0, x1, y1)
 
     @property
     def prompt(self) -> Prompt:
         """Built only when the propagator is conditioned on it (decoding every detection is waste)."""
         if self.instance.mask is not None:
-            return Prompt(mask=self.mask.to_array())
+            return Prompt(mask=self.decode())
         return Prompt(box=[float(v) for v in self.instance.box])
 
 
@@ -118,9 +123,10 @@ class FlashTracker:
         self._newest: dict[int, ObjectPrediction] = {}
         self._size: tuple[int, int] | None = None
         self._latest: FrameInstances | None = None
-        self._resolved: tuple[tuple, dict[int, RleMask]] | None = None
+        self._resolved: tuple[tuple[int, int], tuple[int, ...] | None, dict[int, RleMask]] | None = None
         self._empty: RleMask | None = None
-        self._iou_cache: tuple[list[RleMask], np.ndarray] | None = None
+        self._shown: dict[int, tuple[tuple, Instance]] = {}  # per track: what the last render showed
+        self._pair_iou: dict[tuple[int, int], tuple[RleMask, RleMask, float]] = {}
         self._mask_version = 0  # bumped whenever a tracked mask changes (keys the render cache)
 
     # -- public ---------------------------------------------------------------------------------
@@ -158,7 +164,8 @@ class FlashTracker:
         self._newest = {}
         self._size = None
         self._latest = None
-        self._iou_cache = None
+        self._pair_iou = {}
+        self._shown = {}
         self._update_live_stats()
 
     def step(self, image: np.ndarray, stamp_ns: int) -> FrameInstances:
@@ -171,24 +178,26 @@ class FlashTracker:
         self._size = image.shape[:2]
         frame = _Frame(stamp_ns, index, image, {})
         self._newest = {}
+        self._pair_iou = {}
         self._mask_version += 1
-        seen = [tid for tid in self._tracks if tid in predictions and predictions[tid].visible]
-        encoded = [RleMask.from_array(predictions[tid].mask) for tid in seen]
-        areas, boxes = areas_and_boxes(encoded)
-        found = {tid: k for k, tid in enumerate(seen)}
+        # visible: a positive object score and a non-empty mask (``ObjectPrediction.visible``); the
+        # encoding tells emptiness by its area, which spares a scan of every mask
+        scored = [tid for tid in self._tracks if tid in predictions and predictions[tid].object_score > 0.0]
+        encoded = dict(zip(scored, (RleMask.from_array(predictions[tid].mask) for tid in scored)))
+        areas_and_boxes(list(encoded.values()))  # areas and boxes of all in one call (cached on the masks)
         for tid, track in self._tracks.items():
-            k = found.get(tid)
+            mask = encoded.get(tid)
+            area, box = mask.area_and_box() if mask is not None else (0, None)
             # a scrap, unless the object is coming (back) into view across the image border
-            if k is not None and track.collapsed(int(areas[k]), self._config.collapse_ratio) \
-                    and not _entering(boxes[k], track.velocity, image.shape[:2]):
-                k = None
+            if area and track.collapsed(area, self._config.collapse_ratio) and not _entering(box, track.velocity, image.shape[:2]):
+                area = 0
                 self.stats.collapsed += 1
-            if k is None:
+            if not area:
                 track.observe(index, None, False)
                 continue
-            frame.masks[tid] = encoded[k]
+            frame.masks[tid] = mask
             self._newest[tid] = predictions[tid]
-            track.observe(index, encoded[k], True, boxes[k])
+            track.observe(index, mask, True, box)
         self._frames.append(frame)
         self.stats.frames += 1
         self._retire(index)
@@ -266,15 +275,17 @@ class FlashTracker:
         inst = det.instance
         track.record_match(frame.index, inst.score, cfg.keepalive_max, det.mask.area)
         track.votes.add(inst.label, inst.score, inst.class_id)
+        drifted = iou < cfg.recondition_iou and inst.score >= cfg.recondition_score
+        recondition = drifted and frame.index - track.last_recondition_frame >= cfg.recondition_interval
         if frame.index - track.descriptor_frame >= cfg.appearance_interval:
-            track.descriptor = blend(track.descriptor, self._describe(frame, det.mask), cfg.appearance_momentum)
+            desc = self._describe(frame, det, whole=recondition)
+            track.descriptor = blend(track.descriptor, desc, cfg.appearance_momentum)
             track.descriptor_frame = frame.index
         if not track.confirmed and track.hits >= cfg.confirm_hits:
             track.confirmed = True
             track.keepalive = max(track.keepalive, cfg.keepalive_init)
             self.stats.confirmed += 1
-        drifted = iou < cfg.recondition_iou and inst.score >= cfg.recondition_score
-        if drifted and frame.index - track.last_recondition_frame >= cfg.recondition_interval:
+        if recondition:
             self._condition(track.track_id, det, frame)
             track.last_recondition_frame = frame.index
             self.stats.reconditioned += 1
@@ -302,7 +313,7 @@ class FlashTracker:
         lost = [e.track for e in self._gallery.entries()]
         candidates = occluded + lost
         # histograms only when there is someone to re-identify (a new track gets one at its next match)
-        descriptors = [self._describe(frame, d.mask) if candidates else None for d in free]
+        descriptors = [self._describe(frame, d, whole=True) if candidates else None for d in free]
         cost = reid_cost(
             candidates, np.stack([d.mask.box_xyxy() for d in free]), [d.instance.label for d in free], descriptors,
             frame.index, frame.image.shape[:2],
@@ -357,8 +368,8 @@ class FlashTracker:
         frame.masks[tid] = det.mask
         newest = self._frames[-1]
         track = self._tracks[tid]
-        if pred.visible:
-            mask = RleMask.from_array(pred.mask)
+        mask = RleMask.from_array(pred.mask) if pred.object_score > 0.0 else None
+        if mask is not None and mask.area > 0:  # pred.visible, told by the encoding
             newest.masks[tid] = mask
             self._newest[tid] = pred
             track.visible, track.invisible_frames, track.last_mask = True, 0, mask
@@ -376,7 +387,7 @@ class FlashTracker:
         if between:
             end = newest.masks.get(tid)
             start_box, end_box = det.mask.box_xyxy(), end.box_xyxy() if end is not None else None
-            mask = det.mask.to_array()
+            mask = det.decode()
             for f in between:
                 if end is None:
                     f.masks.pop(tid, None)
@@ -417,9 +428,9 @@ class FlashTracker:
         ids = [tid for tid in self._tracks if tid in frame.masks]
         if len(ids) < 2:
             return
-        ious = self._pairwise_iou([frame.masks[t] for t in ids])
-        np.fill_diagonal(ious, 0.0)
-        for a, b in zip(*np.nonzero(np.triu(ious > self._config.track_duplicate_iou))):
+        for a, b, iou in self._overlaps([frame.masks[t] for t in ids]):
+            if iou <= self._config.track_duplicate_iou:
+                continue
             ta, tb = self._tracks.get(ids[a]), self._tracks.get(ids[b])
             if ta is None or tb is None:
                 continue
@@ -451,18 +462,22 @@ class FlashTracker:
         masks = self._resolved_masks(frame) if self._config.non_overlapping else dict(frame.masks)
         if self._empty is None or self._empty.shape != (height, width):
             self._empty = RleMask.empty(height, width)
-        empty = self._empty
-        shown = {tid: masks[tid] for tid in sorted(self._tracks) if self._tracks[tid].visible and tid in masks}
-        boxes = dict(zip(shown, areas_and_boxes(list(shown.values()))[1].astype(np.float32)))
-        instances = []
+        instances, shown = [], {}
         for tid in sorted(self._tracks):
             track = self._tracks[tid]
-            mask = shown.get(tid)
-            instances.append(Instance(
-                mask=mask if mask is not None else empty, box=boxes.get(tid, np.zeros(4, np.float32)),
-                label=track.votes.label, score=track.score, track_id=tid,
-                class_id=track.votes.class_id, status=track.status,
-            ))
+            mask = masks.get(tid) if track.visible else None
+            state = (mask, track.votes.label, track.score, track.votes.class_id, track.status)
+            last = self._shown.get(tid)
+            if last is None or last[0][0] is not mask or last[0][1:] != state[1:]:
+                # a track that did not change since the last render keeps its Instance
+                last = (state, Instance(
+                    mask=mask if mask is not None else self._empty,
+                    box=mask.box_xyxy() if mask is not None else np.zeros(4, np.float32),
+                    label=state[1], score=state[2], track_id=tid, class_id=state[3], status=state[4],
+                ))
+            shown[tid] = last
+            instances.append(last[1])
+        self._shown = shown
         self._update_live_stats()
         return FrameInstances(frame.stamp_ns, height, width, tuple(instances), self._frame_id, frame.index)
 
@@ -470,28 +485,28 @@ class FlashTracker:
         """Give every contested pixel to one track: higher mask logit, else the better-supported track.
 
         Only pairs whose masks intersect are decoded, and only inside their boxes' intersection,
-        so the usual frame with few overlaps costs one IoU matrix on the RLEs.
+        so the usual frame with few overlaps costs a box test (and the intersections the
+        duplicate test already computed).
         """
+        # a batch that changed no mask (the usual one) reuses the last resolution; the tracks'
+        # priorities only matter (and are only compared) when some masks overlap
+        key = (frame.index, self._mask_version)
+        if self._resolved is not None and self._resolved[0] == key:
+            order, last = self._resolved[1:]
+            if order is None or order == tuple(sorted(last, key=self._priority)):
+                return dict(last)
         out = {tid: frame.masks[tid] for tid in self._tracks if tid in frame.masks}
         ids = [tid for tid in out if tid in self._newest]
-        # a batch that changed no mask (the usual one) reuses the last resolution
-        key = (frame.index, self._mask_version, tuple(sorted(out, key=self._priority)))
-        if self._resolved is not None and self._resolved[0] == key:
-            return dict(self._resolved[1])
-        self._resolved = (key, out)
-        if len(ids) < 2:
-            return out
-        ious = self._pairwise_iou([out[t] for t in ids])
-        pairs = np.argwhere(np.triu(ious > 0.0, 1))
-        if len(pairs) == 0:
-            return out
+        pairs = self._overlaps([out[t] for t in ids]) if len(ids) >= 2 else []
+        self._resolved = (key, tuple(sorted(out, key=self._priority)) if pairs else None, out)
+        if not pairs:
+            return dict(out)
         use_logits = all(self._newest[t].logits is not None for t in ids)
-        boxes = dict(zip(ids, areas_and_boxes([out[t] for t in ids])[1].astype(int)))
         resolved: dict[int, np.ndarray] = {}
-        for a, b in pairs:
+        for a, b, _ in pairs:
             ta, tb = ids[a], ids[b]
-            x0, y0 = np.maximum(boxes[ta][:2], boxes[tb][:2])
-            x1, y1 = np.minimum(boxes[ta][2:], boxes[tb][2:])
+            (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = (out[t].box_xyxy().astype(int).tolist() for t in (ta, tb))
+            x0, y0, x1, y1 = max(ax0, bx0), max(ay0, by0), min(ax1, bx1), min(ay1, by1)
             if x1 <= x0 or y1 <= y0:
                 continue
             window = (slice(y0, y1), slice(x0, x1))
@@ -513,29 +528,39 @@ class FlashTracker:
             out[tid] = RleMask.from_array(mask)
         return dict(out)
 
-    def _pairwise_iou(self, masks: list[RleMask]) -> np.ndarray:
-        """IoU among tracked masks; the duplicate test and the render share one computation."""
-        cached = self._iou_cache
-        if cached is not None:
-            position = {id(m): k for k, m in enumerate(cached[0])}
-            picks = [position.get(id(m)) for m in masks]
-            if None not in picks:
-                return cached[1][np.ix_(picks, picks)].copy()
-        ious = sparse_iou_matrix(masks)
-        self._iou_cache = (list(masks), ious)  # holds the masks, so their ids stay unique
-        return ious.copy()
+    def _overlaps(self, masks: list[RleMask]) -> list[tuple[int, int, float]]:
+        """``(i, j, IoU)`` for every ``i < j`` whose masks intersect, in row-major order.
+
+        Only pairs whose boxes overlap are compared, each once per frame: the duplicate test and
+        the renders of a frame share the comparisons (cached per pair of masks until the next step).
+        """
+        found = []
+        for i, j in overlapping_pairs(masks, masks, upper=True):
+            key = (id(masks[i]), id(masks[j]))
+            hit = self._pair_iou.get(key)
+            if hit is None:  # the entry holds the masks, so their ids stay unique while cached
+                inter = intersection_area(masks[i], masks[j])
+                hit = self._pair_iou[key] = (masks[i], masks[j], inter / (masks[i].area + masks[j].area - inter))
+            if hit[2] > 0.0:
+                found.append((i, j, hit[2]))
+        return found
 
     def _priority(self, tid: int) -> tuple[bool, int, int]:
         track = self._tracks[tid]
         return (track.confirmed, track.keepalive, -track.born_frame)
 
     def _update_live_stats(self) -> None:
-        tracks = self._tracks.values()
-        self.stats.live_tracks = len(self._tracks)
-        self.stats.live_confirmed = sum(t.confirmed and t.visible for t in tracks)
-        self.stats.live_tentative = sum(not t.confirmed for t in tracks)
-        self.stats.live_occluded = sum(t.confirmed and not t.visible for t in tracks)
-        self.stats.gallery_size = len(self._gallery)
+        confirmed = tentative = occluded = 0
+        for t in self._tracks.values():
+            if not t.confirmed:
+                tentative += 1
+            elif t.visible:
+                confirmed += 1
+            else:
+                occluded += 1
+        st = self.stats
+        st.live_tracks, st.live_confirmed, st.live_tentative, st.live_occluded = len(self._tracks), confirmed, tentative, occluded
+        st.gallery_size = len(self._gallery)
 
     # -- plumbing -------------------------------------------------------------------------------
     def _timed(self, fn: Callable[..., _T], *args) -> _T:
@@ -549,12 +574,16 @@ class FlashTracker:
         total = time.perf_counter() - start
         self.stats.identity_seconds += total - (self.stats.propagation_seconds - prop_before)
 
-    def _describe(self, frame: _Frame, mask: RleMask) -> np.ndarray | None:
-        x0, y0, x1, y1 = mask.box_xyxy().astype(int)
+    def _describe(self, frame: _Frame, det: _Detection, whole: bool = False) -> np.ndarray | None:
+        """Colour histogram of a detection; ``whole``: decode the whole mask (kept on the detection),
+        as its prompt will need it next (a detection about to be conditioned on)."""
+        if whole:
+            det.decode()
+        x0, y0, x1, y1 = (int(v) for v in det.mask.area_and_box()[1])
         if x1 <= x0 or y1 <= y0:
             return None
-        window = (slice(y0, y1), slice(x0, x1))
-        return hs_histogram(frame.hsv[window], mask.to_array()[window], self._config.histogram_bins)
+        # HSV is per pixel: converting (and decoding) the mask's box alone gives the same histogram
+        return hs_histogram(to_hsv(frame.image[y0:y1, x0:x1]), det.window(x0, y0, x1, y1), self._config.histogram_bins)
 
     def _find_frame(self, stamp_ns: int) -> tuple[_Frame | None, str]:
         if not self._frames:
@@ -564,7 +593,8 @@ class FlashTracker:
             return None, "future"
         if stamp_ns < self._frames[0].stamp_ns - tol:
             return None, "too_old"
-        best = min(self._frames, key=lambda f: abs(f.stamp_ns - stamp_ns))
+        newest = self._frames[-1]  # the usual case: detections of the newest frame
+        best = newest if stamp_ns == newest.stamp_ns else min(self._frames, key=lambda f: abs(f.stamp_ns - stamp_ns))
         if abs(best.stamp_ns - stamp_ns) > tol:
             return None, "unknown_stamp"
         if best.index < self._propagator.oldest_promptable_frame:
@@ -598,6 +628,7 @@ class FlashTracker:
             if inst.mask is None and not np.any(inst.box[2:] > inst.box[:2]):
                 raise ValueError(f"detection {i} has neither a mask nor a non-empty box")
         cfg = self._config
+        areas_and_boxes([inst.mask for inst in instances if inst.mask is not None])  # one call for all, cached
         dets = []
         for i, inst in enumerate(instances):
             if inst.mask is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 class LabelVotes:
     """Summed detection scores per label, bounded to the ``max_labels`` strongest labels."""
 
-    __slots__ = ("_votes", "_class_ids", "_max_labels")
+    __slots__ = ("_votes", "_class_ids", "_max_labels", "_winner")
 
     def __init__(self, max_labels: int = 8) -> None:
         if max_labels < 1:
@@ -18,11 +18,13 @@ class LabelVotes:
         self._votes: dict[str, float] = {}
         self._class_ids: dict[str, int] = {}
         self._max_labels = max_labels
+        self._winner: str | None = None  # the label, kept until the next vote (read every frame)
 
     def add(self, label: str, score: float, class_id: int = -1) -> None:
         """Count one detection; empty labels (class-agnostic detectors) carry no vote."""
         if not label or score <= 0.0:
             return
+        self._winner = None
         self._votes[label] = self._votes.get(label, 0.0) + float(score)
         if class_id >= 0:
             self._class_ids[label] = int(class_id)
@@ -39,9 +41,9 @@ class LabelVotes:
     @property
     def label(self) -> str:
         """The winning label; ties go to the alphabetically first, so the result is deterministic."""
-        if not self._votes:
-            return ""
-        return min(self._votes, key=lambda name: (-self._votes[name], name))
+        if self._winner is None:
+            self._winner = min(self._votes, key=lambda name: (-self._votes[name], name)) if self._votes else ""
+        return self._winner
 
     @property
     def class_id(self) -> int:
