@@ -132,6 +132,32 @@ class RleMask:
         values[1::2] = True  # runs alternate, zeros first
         return np.repeat(values, lengths).reshape(x1 - x0, self.height).T[y0:y1]
 
+    def complement(self) -> RleMask:
+        """The pixels not in the mask, on the compressed string: runs stay, the first flips.
+
+        Counts ``c0, c1, ...`` become ``0, c0, c1, ...`` (or lose a leading 0); from the fourth
+        count on each is stored as a difference to the count two before it, the same pairs either
+        way, so only the first four counts are rewritten.
+        """
+        counts, at, head = self.counts, 0, []
+        while at < len(counts) and len(head) < 4:
+            value, at = _read_count(counts, at)
+            head.append(value if len(head) < 3 else value + head[1])  # the fourth is a difference
+        if head[0] == 0:
+            new = head[1:]
+        else:
+            new = [0, *head[:3]]
+            at = len(counts) if len(head) < 4 else _skip_count(counts, 0, 3)
+        coded = b"".join(_write_count(v if i < 3 else v - new[i - 2]) for i, v in enumerate(new))
+        return RleMask(self.height, self.width, coded + counts[at:])
+
+    def minus(self, other: RleMask) -> RleMask:
+        """The pixels of this mask that are not in ``other`` (same size), on the RLEs."""
+        if self.shape != other.shape:
+            raise MaskCodecError(f"masks of different sizes cannot be combined: {self.shape} and {other.shape}")
+        merged = mask_utils.merge([self._rle(), other.complement()._rle()], intersect=True)
+        return RleMask(self.height, self.width, bytes(merged["counts"]))
+
     def to_counts(self) -> np.ndarray:
         """Plain run counts (uint32), column-major, starting with a run of zeros.
 
@@ -217,6 +243,13 @@ def _read_count(counts: bytes, at: int) -> tuple[int, int]:
         shift += 5
         if not char & 0x20:
             return (value | (-1 << shift) if char & 0x10 else value), at
+
+
+def _skip_count(counts: bytes, at: int, n: int) -> int:
+    """Where the number ``n`` numbers after the one at ``counts[at]`` begins."""
+    for _ in range(n):
+        at = _read_count(counts, at)[1]
+    return at
 
 
 def _write_count(value: int) -> bytes:

@@ -484,9 +484,9 @@ class FlashTracker:
     def _resolved_masks(self, frame: _Frame) -> dict[int, RleMask]:
         """Give every contested pixel to one track: higher mask logit, else the better-supported track.
 
-        Only pairs whose masks intersect are decoded, and only inside their boxes' intersection,
-        so the usual frame with few overlaps costs a box test (and the intersections the
-        duplicate test already computed).
+        Only pairs whose masks intersect are resolved: without logits on the RLEs, with logits
+        decoded inside their boxes' intersection; the usual frame with few overlaps costs a box
+        test (and the intersections the duplicate test already computed).
         """
         # a batch that changed no mask (the usual one) reuses the last resolution; the tracks'
         # priorities only matter (and are only compared) when some masks overlap
@@ -501,7 +501,15 @@ class FlashTracker:
         self._resolved = (key, tuple(sorted(out, key=self._priority)) if pairs else None, out)
         if not pairs:
             return dict(out)
-        use_logits = all(self._newest[t].logits is not None for t in ids)
+        if not all(self._newest[t].logits is not None for t in ids):
+            # no logits: the lower-priority mask of an overlapping pair loses the shared pixels,
+            # computed on the RLEs (no decoding, no re-encoding)
+            for a, b, _ in pairs:
+                winner, loser = (ids[a], ids[b]) if self._priority(ids[a]) >= self._priority(ids[b]) else (ids[b], ids[a])
+                rest = out[loser].minus(out[winner])
+                if rest.area < out[loser].area:
+                    out[loser] = rest
+            return dict(out)
         resolved: dict[int, np.ndarray] = {}
         for a, b, _ in pairs:
             ta, tb = ids[a], ids[b]
@@ -514,12 +522,8 @@ class FlashTracker:
             contested = ma[window] & mb[window]
             if not contested.any():
                 continue
-            if use_logits:
-                a_wins = self._newest[ta].logits[window] >= self._newest[tb].logits[window]
-                losses = ((ta, contested & ~a_wins), (tb, contested & a_wins))
-            else:  # only the lower-priority mask changes (and is re-encoded)
-                losses = ((tb, contested),) if self._priority(ta) >= self._priority(tb) else ((ta, contested),)
-            for tid, lost in losses:
+            a_wins = self._newest[ta].logits[window] >= self._newest[tb].logits[window]
+            for tid, lost in ((ta, contested & ~a_wins), (tb, contested & a_wins)):
                 if lost.any():
                     if tid not in resolved:
                         resolved[tid] = self._newest[tid].mask.copy(order="K")
