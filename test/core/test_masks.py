@@ -149,3 +149,91 @@ def test_counts_parsed_from_the_string_equal_runs_of_the_pixels():
 def test_malformed_compressed_strings_are_refused(counts):
     with pytest.raises(MaskCodecError, match="corrupt RLE"):
         RleMask(4, 4, counts).to_counts()
+
+
+def _random_masks(seed: int, n: int):
+    """Masks of every kind the encoder special-cases: empty, full, one column, touching the left or
+    right border, heights that are and are not multiples of 8, single pixels at the corners."""
+    rng = np.random.default_rng(seed)
+    for k in range(n):
+        h, w = (int(v) for v in rng.integers(1, 48, 2))
+        kind = k % 7
+        m = np.zeros((h, w), bool)
+        if kind == 0:
+            m = rng.random((h, w)) > rng.random()
+        elif kind == 1:
+            y0, x0 = rng.integers(0, h), rng.integers(0, w)
+            m[y0 : rng.integers(y0, h + 1), x0 : rng.integers(x0, w + 1)] = True
+        elif kind == 2:
+            m[:, rng.integers(0, w)] = True
+        elif kind == 3:
+            m[:, 0] = m[:, -1] = True
+        elif kind == 4:
+            m[:] = True
+        elif kind == 5:
+            m[rng.choice([0, h - 1]), rng.choice([0, w - 1])] = True
+        yield m
+
+
+def test_from_array_equals_pycocotools_encode_on_every_layout():
+    from pycocotools import mask as mask_utils
+
+    for m in _random_masks(11, 1500):
+        expected = bytes(mask_utils.encode(np.asfortranarray(m, dtype=np.uint8))["counts"])
+        for layout in (m, np.asfortranarray(m), m.astype(np.uint8), np.asfortranarray(m.astype(np.int64))):
+            assert RleMask.from_array(layout).counts == expected, m.shape
+    wide = np.zeros((256, 256), bool, order="F")
+    wide[100:140, 30:90] = True
+    assert RleMask.from_array(wide).counts == bytes(mask_utils.encode(wide.view(np.uint8))["counts"])
+
+
+def test_area_and_box_are_cached_and_equal_pycocotools():
+    from pycocotools import mask as mask_utils
+
+    from sam2auto_ros.core.masks import mask_stats
+
+    masks = [RleMask.from_array(m) for m in _random_masks(12, 200)]
+    areas, boxes = mask_stats(masks)
+    for m, area, box in zip(masks, areas, boxes):
+        x, y, w, h = mask_utils.toBbox(m._rle()).tolist()
+        assert area == int(mask_utils.area(m._rle())) == m.area
+        assert box.tolist() == [x, y, x + w, y + h] == m.box_xyxy().tolist()
+    first = masks[0].area_and_box()
+    assert masks[0].area_and_box() is first  # computed once
+    copy = RleMask(masks[0].height, masks[0].width, masks[0].counts)
+    assert copy == masks[0] and hash(copy) == hash(masks[0])  # the cache is no part of the value
+    assert mask_stats([])[1].shape == (0, 4)
+
+
+def test_window_equals_the_decoded_slice_on_small_and_large_masks():
+    rng = np.random.default_rng(13)
+    large = np.zeros((400, 400), bool)  # above the size where the runs are parsed instead
+    large[50:300, 120:260] = rng.random((250, 140)) > 0.3
+    for m in [*_random_masks(14, 300), large]:
+        rle = RleMask.from_array(m)
+        h, w = m.shape
+        for _ in range(3):
+            x0, x1 = sorted(int(v) for v in rng.integers(0, w + 1, 2))
+            y0, y1 = sorted(int(v) for v in rng.integers(0, h + 1, 2))
+            got = rle.window(x0, y0, x1, y1)
+            assert got.dtype == bool and np.array_equal(got, m[y0:y1, x0:x1])
+    with pytest.raises(MaskCodecError, match="not inside"):
+        RleMask.from_array(large).window(0, 0, 401, 10)
+
+
+def test_complement_minus_and_intersection_equal_the_pixel_operations():
+    from sam2auto_ros.core.masks import intersection_area
+
+    masks = list(_random_masks(15, 600))
+    rng = np.random.default_rng(16)
+    for a in masks:
+        b = rng.random(a.shape) > rng.random()
+        ra, rb = RleMask.from_array(a), RleMask.from_array(b)
+        assert ra.complement() == RleMask.from_array(~a)
+        assert ra.complement().complement() == ra
+        assert ra.minus(rb) == RleMask.from_array(a & ~b)
+        assert intersection_area(ra, rb) == int((a & b).sum())
+    with pytest.raises(MaskCodecError, match="different sizes"):
+        RleMask.empty(3, 4).minus(RleMask.empty(4, 3))
+    with pytest.raises(MaskCodecError, match="different sizes"):
+        intersection_area(RleMask.empty(3, 4), RleMask.empty(4, 3))

@@ -69,3 +69,57 @@ def test_sparse_iou_matrix_equals_the_full_one_with_and_without_touching_boxes()
     areas, boxes = areas_and_boxes(apart)
     assert areas.tolist() == [100, 100, 200]
     assert boxes.tolist() == [[0, 0, 10, 10], [20, 20, 30, 30], [40, 0, 60, 10]]
+
+
+def _random_rle_masks(seed: int, n: int, size=(40, 50)) -> list[RleMask]:
+    """Rectangles and blobs that often touch, share an edge or coincide, plus empty masks."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        m = np.zeros(size, bool)
+        if k % 5 == 1:  # shares an edge with the previous rectangle: boxes touch, no common pixel
+            x0, y0, x1, y1 = prev
+            m[y0:y1, x1 : min(x1 + 5, size[1])] = True
+        elif k % 5 == 2:
+            m = rng.random(size) > 0.97
+        elif k % 5 != 3:  # k % 5 == 3: empty
+            x0, y0 = (int(v) for v in rng.integers(0, 35, 2))
+            prev = (x0, y0, x0 + int(rng.integers(1, 15)), y0 + int(rng.integers(1, 15)))
+            m[prev[1] : prev[3], prev[0] : prev[2]] = True
+        out.append(RleMask.from_array(m))
+    out.append(out[0])  # the same mask twice
+    return out
+
+
+def test_box_prefiltered_ious_equal_the_full_mask_iou():
+    from sam2auto_ros.core.masks import box_iou_matrix, mask_iou_matrix, mask_stats
+    from sam2auto_ros.flash.association import overlapping_pairs, sparse_iou, sparse_iou_matrix
+
+    for seed in range(20):
+        a, b = _random_rle_masks(seed, 9), _random_rle_masks(100 + seed, 7)
+        np.testing.assert_array_equal(sparse_iou(a, b), mask_iou_matrix(a, b))
+        full = mask_iou_matrix(a, a)
+        got = sparse_iou_matrix(a)
+        off = ~np.eye(len(a), dtype=bool)
+        np.testing.assert_array_equal(got[off], full[off])
+        assert np.all(np.diag(got) == 1.0)
+        touching = box_iou_matrix(mask_stats(a)[1], mask_stats(b)[1]) > 0
+        assert overlapping_pairs(a, b) == [tuple(p) for p in np.argwhere(touching).tolist()]
+        upper = np.triu(box_iou_matrix(mask_stats(a)[1], mask_stats(a)[1]) > 0, 1)
+        assert overlapping_pairs(a, a, upper=True) == [tuple(p) for p in np.argwhere(upper).tolist()]
+    assert sparse_iou([], a).shape == (0, len(a)) and sparse_iou_matrix([]).shape == (0, 0)
+
+
+def test_match_without_competing_pairs_equals_the_assignment_solver():
+    from scipy.optimize import linear_sum_assignment
+
+    rng = np.random.default_rng(5)
+    for _ in range(300):
+        sim = np.where(rng.random((5, 4)) < 0.3, rng.random((5, 4)), 0.0)
+        got = match(sim, 0.2)
+        valid = sim >= 0.2
+        expected = []
+        if valid.any():
+            rows, cols = linear_sum_assignment(np.where(valid, -sim, 1e6))
+            expected = [(int(r), int(c)) for r, c in zip(rows, cols) if valid[r, c]]
+        assert list(got.pairs) == expected
