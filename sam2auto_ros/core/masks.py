@@ -139,21 +139,29 @@ class RleMask:
         count on each is stored as a difference to the count two before it, the same pairs either
         way, so only the first four counts are rewritten.
         """
-        counts, at, head = self.counts, 0, []
-        while at < len(counts) and len(head) < 4:
+        counts = self.counts
+        first, at = _read_count(counts, 0)
+        if first == 0:  # drop it: the next three counts are stored as they are
+            values = []
+            while at < len(counts) and len(values) < 3:
+                value, at = _read_count(counts, at)
+                values.append(value)
+            if len(values) == 3:
+                values[2] += values[0]  # it was stored as a difference to the count two before
+            return RleMask(self.height, self.width, b"".join(map(_write_count, values)) + counts[at:])
+        # prepend a zero run: the old third count becomes the fourth, stored as a difference
+        rest = [first]
+        while at < len(counts) and len(rest) < 3:
             value, at = _read_count(counts, at)
-            head.append(value if len(head) < 3 else value + head[1])  # the fourth is a difference
-        if head[0] == 0:
-            new = head[1:]
-        else:
-            new = [0, *head[:3]]
-            at = len(counts) if len(head) < 4 else _skip_count(counts, 0, 3)
-        coded = b"".join(_write_count(v if i < 3 else v - new[i - 2]) for i, v in enumerate(new))
+            rest.append(value)
+        coded = _write_count(0) + b"".join(map(_write_count, rest[:2]))
+        if len(rest) == 3:
+            coded += _write_count(rest[2] - rest[0])
         return RleMask(self.height, self.width, coded + counts[at:])
 
     def minus(self, other: RleMask) -> RleMask:
         """The pixels of this mask that are not in ``other`` (same size), on the RLEs."""
-        if self.shape != other.shape:
+        if self.height != other.height or self.width != other.width:
             raise MaskCodecError(f"masks of different sizes cannot be combined: {self.shape} and {other.shape}")
         merged = mask_utils.merge([self._rle(), other.complement()._rle()], intersect=True)
         return RleMask(self.height, self.width, bytes(merged["counts"]))
@@ -317,7 +325,7 @@ def _cache_stats(masks: list[RleMask]) -> None:
 def intersection_area(a: RleMask, b: RleMask) -> int:
     """Pixels two same-sized masks share, on the RLEs (a few microseconds: no decoding, and none
     of ``mask_iou_matrix``'s per-call overhead when only a few pairs need comparing)."""
-    if a.shape != b.shape:
+    if a.height != b.height or a.width != b.width:
         raise MaskCodecError(f"masks of different sizes cannot be compared: {a.shape} and {b.shape}")
     return int(mask_utils.area(mask_utils.merge([a._rle(), b._rle()], intersect=True)))
 

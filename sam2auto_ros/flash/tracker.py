@@ -504,11 +504,14 @@ class FlashTracker:
         if not all(self._newest[t].logits is not None for t in ids):
             # no logits: the lower-priority mask of an overlapping pair loses the shared pixels,
             # computed on the RLEs (no decoding, no re-encoding)
+            changed = set()
             for a, b, _ in pairs:
                 winner, loser = (ids[a], ids[b]) if self._priority(ids[a]) >= self._priority(ids[b]) else (ids[b], ids[a])
                 rest = out[loser].minus(out[winner])
-                if rest.area < out[loser].area:
+                # unchanged masks are known to intersect (the pair's IoU > 0); changed ones may no longer
+                if not changed & {winner, loser} or rest.area < out[loser].area:
                     out[loser] = rest
+                    changed.add(loser)
             return dict(out)
         resolved: dict[int, np.ndarray] = {}
         for a, b, _ in pairs:
