@@ -86,8 +86,8 @@ class _Detection:
 
     def decode(self) -> np.ndarray:
         """The mask as an array, decoded once: the prompt and the appearance may both need it."""
-        if self._array is None:
-            self._array = self.mask.to_array()
+        if self._array is None:  # (the mask's columns alone are decoded, the rest is zeros)
+            self._array = self.mask.window(0, 0, self.mask.width, self.mask.height)
         return self._array
 
     def window(self, x0: int, y0: int, x1: int, y1: int) -> np.ndarray:
