@@ -61,7 +61,7 @@ def run_offline(
     online: list[FrameInstances] = []
     anchors: dict[int, dict[int, Instance]] = defaultdict(dict)  # track id -> frame -> detection
     for i, (image, stamp, dets) in enumerate(zip(images, stamps, detections)):
-        tracker.step(image, stamp)
+        tracker.step(image, stamp, render=False)  # what is kept is current(), after the batch
         if dets is not None:
             dets = list(dets)
             outcome = tracker.add_detections(stamp, dets)

@@ -123,7 +123,7 @@ class FlashTracker:
         self._newest: dict[int, ObjectPrediction] = {}
         self._size: tuple[int, int] | None = None
         self._latest: FrameInstances | None = None
-        self._resolved: tuple[tuple[int, int], tuple[int, ...] | None, dict[int, RleMask]] | None = None
+        self._resolved: tuple[tuple[int, int], list[tuple] | None, dict[int, RleMask]] | None = None
         self._empty: RleMask | None = None
         self._shown: dict[int, tuple[tuple, Instance]] = {}  # per track: what the last render showed
         self._pair_iou: dict[tuple[int, int], tuple[RleMask, RleMask, float]] = {}
@@ -168,8 +168,12 @@ class FlashTracker:
         self._shown = {}
         self._update_live_stats()
 
-    def step(self, image: np.ndarray, stamp_ns: int) -> FrameInstances:
-        """Propagate every track onto a new frame and return the tracks on it (never waits)."""
+    def step(self, image: np.ndarray, stamp_ns: int, render: bool = True) -> FrameInstances | None:
+        """Propagate every track onto a new frame and return the tracks on it (never waits).
+
+        ``render=False`` returns ``None``: for a caller that publishes ``current()`` after this
+        frame's detections, so the frame is rendered once, when asked, not twice per frame.
+        """
         start, prop_before = time.perf_counter(), self.stats.propagation_seconds
         image = self._check_image(image)
         stamp_ns = self._check_stamp(stamp_ns)
@@ -203,7 +207,9 @@ class FlashTracker:
         self._retire(index)
         self._remove_duplicate_tracks(frame)
         self._gallery.expire(index)
-        self._latest = self._render()
+        self._latest = self._render() if render else None
+        if not render:
+            self._update_live_stats()
         self._finish(start, prop_before)
         return self._latest
 
@@ -488,17 +494,17 @@ class FlashTracker:
         decoded inside their boxes' intersection; the usual frame with few overlaps costs a box
         test (and the intersections the duplicate test already computed).
         """
-        # a batch that changed no mask (the usual one) reuses the last resolution; the tracks'
-        # priorities only matter (and are only compared) when some masks overlap
+        # a batch that changed no mask (the usual one) reuses the last resolution, unless some
+        # masks overlap and a track's priority (which decides them) changed since
         key = (frame.index, self._mask_version)
         if self._resolved is not None and self._resolved[0] == key:
-            order, last = self._resolved[1:]
-            if order is None or order == tuple(sorted(last, key=self._priority)):
+            priorities, last = self._resolved[1:]
+            if priorities is None or priorities == [self._priority(t) for t in last]:
                 return dict(last)
         out = {tid: frame.masks[tid] for tid in self._tracks if tid in frame.masks}
         ids = [tid for tid in out if tid in self._newest]
         pairs = self._overlaps([out[t] for t in ids]) if len(ids) >= 2 else []
-        self._resolved = (key, tuple(sorted(out, key=self._priority)) if pairs else None, out)
+        self._resolved = (key, [self._priority(t) for t in out] if pairs else None, out)
         if not pairs:
             return dict(out)
         if not all(self._newest[t].logits is not None for t in ids):
