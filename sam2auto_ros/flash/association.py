@@ -39,11 +39,12 @@ def match(similarity: np.ndarray, threshold: float) -> Matching:
     pairs: list[tuple[int, int]] = []
     if n_rows and n_cols:
         valid = sim >= threshold
-        if valid.any() and valid.sum(axis=0).max() == 1 and valid.sum(axis=1).max() == 1:
+        rows, cols = (v.tolist() for v in np.nonzero(valid))
+        if len(set(rows)) == len(rows) and len(set(cols)) == len(cols):
             # no two valid pairs share a row or column (the usual frame): every optimal
             # assignment holds exactly them, the solver is not needed
-            pairs = [(int(r), int(c)) for r, c in np.argwhere(valid)]
-        elif valid.any():
+            pairs = list(zip(rows, cols))
+        else:
             cost = np.where(valid, -sim, 1e6)
             rows, cols = linear_sum_assignment(cost)
             pairs = [(int(r), int(c)) for r, c in zip(rows, cols) if valid[r, c]]

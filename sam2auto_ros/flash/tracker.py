@@ -475,10 +475,12 @@ class FlashTracker:
             state = (mask, track.votes.label, track.score, track.votes.class_id, track.status)
             last = self._shown.get(tid)
             if last is None or last[0][0] is not mask or last[0][1:] != state[1:]:
-                # a track that did not change since the last render keeps its Instance
+                # a track that did not change since the last render keeps its Instance (and one
+                # whose mask did not change, its box)
+                same_mask = last is not None and last[0][0] is mask
                 last = (state, Instance(
                     mask=mask if mask is not None else self._empty,
-                    box=mask.box_xyxy() if mask is not None else np.zeros(4, np.float32),
+                    box=last[1].box if same_mask else mask.box_xyxy() if mask is not None else np.zeros(4, np.float32),
                     label=state[1], score=state[2], track_id=tid, class_id=state[3], status=state[4],
                 ))
             shown[tid] = last
