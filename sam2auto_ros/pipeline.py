@@ -252,7 +252,7 @@ class Pipeline:
             tracker.reset()
             frames = []
             for image, stamp, dets in zip(images, stamps, detections):
-                tracker.step(image, stamp)
+                tracker.step(image, stamp, render=False)  # rendered once, by current()
                 if dets is not None:
                     tracker.add_detections(stamp, dets)
                 frames.append(tracker.current())

@@ -157,7 +157,7 @@ class FlashNode(ImagePipelineNode):
     def process(self, camera: str, rgb: Any, stamp_ns: int, frame_id: str, timings: dict[str, float]) -> None:
         stream = self.streams[camera]
         t0 = time.time_ns()
-        stream.tracker.step(rgb, stamp_ns)
+        stream.tracker.step(rgb, stamp_ns, render=False)  # published via current() below
         self._apply_detections(stream, stamp_ns)
         tracks = dataclasses.replace(stream.tracker.current(), frame_id=frame_id)
         t1 = time.time_ns()
