@@ -114,5 +114,8 @@ def test_graph_wiring_with_random_weight_sam2(probe, ros_env, tmp_path):
     flash = status["flash_node"]
     assert flash["backend"] == "sam2" and "sam2.1_hiera_tiny" in flash["model"]
     assert len(tracks) >= 3 and {_stamp(m) for m in tracks} <= {_stamp(m) for m in gt}
-    assert int(flash["detections_applied"]) >= 1 and int(flash["live_tracks"]) >= 1, flash
+    # Random weights give random object scores, so whether a track is still alive when the camera
+    # stops is chance (0 live tracks at the end in 2 of 12 observed runs); that SAM 2's tracks were published is not
+    # (7-9 of 9-11 published arrays held instances).
+    assert int(flash["detections_applied"]) >= 1 and any(m.instances for m in tracks), flash
     assert float(flash["model_ms"]) > 0
