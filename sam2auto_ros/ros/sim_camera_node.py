@@ -25,6 +25,7 @@ from sam2auto_ros.ros.params import RUNTIME, ParamSpec
 from sam2auto_ros.sim import SCENE_PRESETS, Scene, SceneConfig, scene_config
 
 CAMERA_QOS = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)
+SUBSCRIBER_SETTLE_S = 0.5  # with wait_for_subscribers: hold the first frame this long after the match
 """What a default camera driver offers: reliable, keep last."""
 
 
@@ -54,6 +55,7 @@ class SimCameraNode(ManagedNode):
         self._pubs: dict[str, Any] = {}
         self._timer = None
         self.published = 0
+        self._matched_at: float | None = None
 
     def build(self, params: dict[str, Any]) -> None:
         fields = {"seed": params["seed"], "height": params["height"], "width": params["width"],
@@ -95,8 +97,17 @@ class SimCameraNode(ManagedNode):
         self._pubs, self.scene, self._cache = {}, None, None
 
     def _tick(self) -> None:
-        if self.published == 0 and self._pubs["image"].get_subscription_count() < self._p["wait_for_subscribers"]:
-            return
+        if self.published == 0 and self._p["wait_for_subscribers"] > 0:
+            if self._pubs["image"].get_subscription_count() < self._p["wait_for_subscribers"]:
+                self._matched_at = None
+                return
+            # DDS discovery is not symmetric: the writer can see a reader before the reader has
+            # matched the writer, and a reliable reader drops what it receives before that (a CI run
+            # recorded 29 of 30 frames). A short settle after the match closes the gap.
+            now = time.monotonic()
+            self._matched_at = self._matched_at or now
+            if now - self._matched_at < SUBSCRIBER_SETTLE_S:
+                return
         n = len(self.scene)
         if self.published >= n and not self.param("loop"):
             return

@@ -75,6 +75,7 @@ def _random_rle_masks(seed: int, n: int, size=(40, 50)) -> list[RleMask]:
     """Rectangles and blobs that often touch, share an edge or coincide, plus empty masks."""
     rng = np.random.default_rng(seed)
     out = []
+    prev = (0, 0, 1, 1)  # replaced at k = 0, before its first use at k = 1
     for k in range(n):
         m = np.zeros(size, bool)
         if k % 5 == 1:  # shares an edge with the previous rectangle: boxes touch, no common pixel
