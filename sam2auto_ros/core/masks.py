@@ -271,13 +271,6 @@ def _read_count(counts: bytes, at: int) -> tuple[int, int]:
             return (value | (-1 << shift) if char & 0x10 else value), at
 
 
-def _skip_count(counts: bytes, at: int, n: int) -> int:
-    """Where the number ``n`` numbers after the one at ``counts[at]`` begins."""
-    for _ in range(n):
-        at = _read_count(counts, at)[1]
-    return at
-
-
 def _write_count(value: int) -> bytes:
     """One number in COCO's compressed format (pycocotools' ``rleToString`` for one count)."""
     out = bytearray()

@@ -142,11 +142,6 @@ def inside_fraction(a: Sequence[RleMask], b: Sequence[RleMask]) -> np.ndarray:
     return np.divide(inter, area_a, out=np.zeros_like(inter), where=area_a > 0)
 
 
-def areas_and_boxes(masks: Sequence[RleMask]) -> tuple[np.ndarray, np.ndarray]:
-    """Pixel counts ``(N,)`` and tight xyxy boxes ``(N, 4)`` of many masks (cached on each mask)."""
-    return mask_stats(masks)
-
-
 def union(masks: Sequence[RleMask]) -> RleMask | None:
     """The union of masks as one RLE (``None`` for no masks)."""
     if not masks:

@@ -31,12 +31,11 @@ from typing import TypeVar
 import numpy as np
 
 from sam2auto_ros.core.instance import FrameInstances, Instance
-from sam2auto_ros.core.masks import RleMask, intersection_area
+from sam2auto_ros.core.masks import RleMask, intersection_area, mask_stats
 from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, Propagator
 from sam2auto_ros.core.rgb import check_rgb
 from sam2auto_ros.flash.appearance import blend, hs_histogram, to_hsv
 from sam2auto_ros.flash.association import (
-    areas_and_boxes,
     covered_fraction,
     inside_fraction,
     match,
@@ -188,7 +187,7 @@ class FlashTracker:
         # encoding tells emptiness by its area, which spares a scan of every mask
         scored = [tid for tid in self._tracks if tid in predictions and predictions[tid].object_score > 0.0]
         encoded = dict(zip(scored, (RleMask.from_array(predictions[tid].mask) for tid in scored)))
-        areas_and_boxes(list(encoded.values()))  # areas and boxes of all in one call (cached on the masks)
+        mask_stats(list(encoded.values()))  # areas and boxes of all in one call (cached on the masks)
         for tid, track in self._tracks.items():
             mask = encoded.get(tid)
             area, box = mask.area_and_box() if mask is not None else (0, None)
@@ -643,7 +642,7 @@ class FlashTracker:
             if inst.mask is None and not np.any(inst.box[2:] > inst.box[:2]):
                 raise ValueError(f"detection {i} has neither a mask nor a non-empty box")
         cfg = self._config
-        areas_and_boxes([inst.mask for inst in instances if inst.mask is not None])  # one call for all, cached
+        mask_stats([inst.mask for inst in instances if inst.mask is not None])  # one call for all, cached
         dets = []
         for i, inst in enumerate(instances):
             if inst.mask is not None:

@@ -55,7 +55,8 @@ def test_coverage_and_containment():
 
 def test_sparse_iou_matrix_equals_the_full_one_with_and_without_touching_boxes():
     from sam2auto_ros.core.masks import mask_iou_matrix
-    from sam2auto_ros.flash.association import areas_and_boxes, sparse_iou_matrix
+    from sam2auto_ros.core.masks import mask_stats
+    from sam2auto_ros.flash.association import sparse_iou_matrix
 
     def rect(x0, y0, x1, y1):
         m = np.zeros((40, 60), bool)
@@ -66,7 +67,7 @@ def test_sparse_iou_matrix_equals_the_full_one_with_and_without_touching_boxes()
     touching = [*apart, rect(5, 5, 25, 25)]
     for masks in (apart, touching):
         np.testing.assert_allclose(sparse_iou_matrix(masks), mask_iou_matrix(masks, masks))
-    areas, boxes = areas_and_boxes(apart)
+    areas, boxes = mask_stats(apart)
     assert areas.tolist() == [100, 100, 200]
     assert boxes.tolist() == [[0, 0, 10, 10], [20, 20, 30, 30], [40, 0, 60, 10]]
 
