@@ -1,20 +1,41 @@
 """Offline annotation of a recorded bag, in one process without a ROS runtime.
 
 ``annotate_bag(IN, OUT, classes=...)`` reads a rosbag2 (MCAP or sqlite3; ``Image`` or
-``CompressedImage`` on the chosen camera topic), runs the :class:`~sam2auto_ros.pipeline.Pipeline`
-over the whole sequence (offline mode: FLASH may use hindsight), and writes a NEW bag holding
-every input message byte for byte plus ``detections``, ``tracks`` and ``overlay`` topics.
+``CompressedImage`` camera topics), runs the :class:`~sam2auto_ros.pipeline.Pipeline` over each
+chosen camera's whole sequence (offline mode: FLASH may use hindsight), and writes a NEW bag holding
+every input message byte for byte plus ``detections``, ``tracks`` and ``overlay`` topics per camera.
 
-Three passes, each with a progress bar (rate and time left):
+Which cameras: the one image topic of a one-camera bag; the topics given (``topic``: one or
+several); or every image topic (``all_cameras``; rendered ``.../overlay`` topics are skipped).
 
-1. check + read: topics and types are checked before anything is decoded; frames are decoded to
-   RGB, kept in a memory-mapped scratch file (memory stays flat for long bags), and detected;
-2. track: FLASH over the whole sequence;
-3. write: the input is copied message by message and the annotations are slotted in at each
-   frame's receive time.
+Where the annotations go:
+
+* ONE camera labelled: ``<output_ns>/detections|tracks|overlay``, whatever its topic is called.
+* SEVERAL: ``<output_ns><camera namespace>/detections|tracks|overlay``, the camera namespace being
+  the image topic's parent (``/front/image`` -> ``/sam2auto/annotated/front/tracks``; for a
+  ``CompressedImage`` topic image_transport's ``/compressed`` suffix is dropped first:
+  ``/front/image/compressed`` -> ``/front``). The namespace IS the camera, as in the live graph, so
+  two chosen image topics in one namespace (``/cam/image_raw`` and ``/cam/image_rect``) are refused
+  before anything is decoded: label them in separate runs.
+
+Each camera is its own sequence: the detector is reset (SMART-OD's score window, the noise model's
+draws), FLASH runs afresh and its track ids start over, so ids repeat across cameras (as in the live
+graph, where each camera has its own tracker); a camera's output equals annotating it alone. The
+models are loaded once. The weight-free detector needs ground truth: with several cameras each
+reads the ``ground_truth`` topic in its own namespace (``<ns>/image`` + ``<ns>/ground_truth``, as
+the simulated camera writes them); with one, that sibling, else ``--truth-topic``/any
+``.../ground_truth`` topic.
+
+Passes, each with a progress bar (rate and time left):
+
+1. check: every camera's topics, types and truth are checked before anything is decoded;
+2. per camera, one after another: read (frames decoded to RGB into a memory-mapped scratch file, so
+   memory stays flat for long bags) + detect, then FLASH over the whole sequence;
+3. write, once: the input is copied message by message and each camera's annotations are slotted
+   in after that camera's frame, at its receive time.
 
 Everything is written under a scratch folder next to ``OUT`` and renamed to ``OUT`` only when the
-bag is complete, so an interrupted or failed run never leaves something at ``OUT``.
+bag is complete, so an interrupted or failed run (any camera) never leaves something at ``OUT``.
 """
 
 from __future__ import annotations
@@ -46,10 +67,11 @@ from sam2auto_ros.pipeline import Pipeline, PipelineError
 
 IMAGE_TYPES = (msg_types.IMAGE, msg_types.COMPRESSED_IMAGE)
 OUTPUT_NS = "/sam2auto/annotated"
-"""Where the annotations go: ``<ns>/detections``, ``<ns>/tracks``, ``<ns>/overlay``. Not the live
-graph's ``/sam2auto/{detections,tracks}``, so a bag recorded from the live graph can be annotated
-offline without a clash."""
+"""Where the annotations go: ``<ns>/detections``, ``<ns>/tracks``, ``<ns>/overlay`` (several cameras:
+``<ns><camera namespace>/...``). Not the live graph's ``/sam2auto/{detections,tracks}``, so a bag
+recorded from the live graph can be annotated offline without a clash."""
 TRUTH_NAME = "ground_truth"
+OVERLAY_NAME = "overlay"
 SIM_IMAGE_TOPIC = "/sam2auto/image"
 SIM_TRUTH_TOPIC = f"/sam2auto/{TRUTH_NAME}"
 
@@ -65,17 +87,42 @@ _PARSE_ERRORS = (SerdeError, OverflowError, IndexError, struct.error, MemoryErro
 
 
 @dataclass
-class AnnotateReport:
-    """What a run produced and where its time went (seconds)."""
+class CameraReport:
+    """One labelled camera: its frames, its tracks (ids are per camera) and where they were written."""
 
-    output: Path
     image_topic: str
     frames: int
-    messages_copied: int
     tracks: int
-    topics: dict[str, str]
+    annotation_topics: dict[str, str]  # detections / tracks / overlay -> topic
+    truth_topic: str | None = None
+
+
+@dataclass
+class AnnotateReport:
+    """What a run produced and where its time went (seconds, all cameras together)."""
+
+    output: Path
+    cameras: list[CameraReport]
+    messages_copied: int
+    topics: dict[str, str]  # every topic of the new bag -> type
     info: dict[str, Any]
     seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def frames(self) -> int:
+        return sum(c.frames for c in self.cameras)
+
+    @property
+    def tracks(self) -> int:
+        """Tracks of all cameras added up (ids repeat across cameras, so this is not a count of distinct ids)."""
+        return sum(c.tracks for c in self.cameras)
+
+    @property
+    def image_topic(self) -> str:
+        """The labelled topic of a one-camera run; a run over several has no single one (see ``cameras``)."""
+        if len(self.cameras) != 1:
+            raise ValueError(f"{len(self.cameras)} cameras were labelled; read report.cameras for their topics")
+        return self.cameras[0].image_topic
 
     @property
     def model_seconds(self) -> float:
@@ -83,11 +130,16 @@ class AnnotateReport:
 
 
 @dataclass(frozen=True)
-class _Plan:
+class _Camera:
     image_topic: str
-    image_type: str
     truth_topic: str | None
     frame_count: int
+    out_topics: dict[str, str]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    cameras: tuple[_Camera, ...]
     topics: dict[str, str]  # every input topic -> type
 
 
@@ -100,8 +152,38 @@ def output_topics(ns: str = OUTPUT_NS) -> dict[str, str]:
     }
 
 
-def _plan(path: Path, topic: str | None, truth_topic: str | None, needs_truth: bool, out_topics: dict[str, str]) -> _Plan:
-    """Check the input before decoding a frame: topics, types, counts."""
+def _camera_base(topic: str, msgtype: str) -> str:
+    """An image topic without image_transport's ``/compressed`` suffix (CompressedImage only)."""
+    return topic[: -len("/compressed")] if msgtype == msg_types.COMPRESSED_IMAGE and topic.endswith("/compressed") else topic
+
+
+def _camera_namespace(topic: str, msgtype: str) -> str:
+    """The camera an image topic belongs to: its parent namespace (``""`` at the root).
+
+    ``/front/image`` -> ``/front``; ``/front/image/compressed`` (CompressedImage) -> ``/front``.
+    """
+    return _camera_base(topic, msgtype).rsplit("/", 1)[0]
+
+
+def _is_overlay(topic: str, msgtype: str) -> bool:
+    """A rendered overlay (this tool's or the live graph's output), not a camera."""
+    return _camera_base(topic, msgtype).rsplit("/", 1)[-1] == OVERLAY_NAME
+
+
+def _requested(topic: str | Sequence[str] | None) -> list[str]:
+    requested = [topic] if isinstance(topic, str) else list(topic or ())
+    twice = sorted({t for t in requested if requested.count(t) > 1})
+    if twice:
+        raise AnnotateError(f"topic {', '.join(twice)} is named more than once; name each camera once")
+    return requested
+
+
+def _plan(path: Path, topic: str | Sequence[str] | None, all_cameras: bool, truth_topic: str | None, needs_truth: bool,
+          output_ns: str) -> _Plan:
+    """Check the input before decoding a frame: topics, types, counts, truth and output names of every camera."""
+    requested = _requested(topic)
+    if requested and all_cameras:
+        raise AnnotateError("choose the cameras with --topic or label every one with --all-cameras, not both")
     if (path / OPEN_DIR).is_dir():
         raise AnnotateError(f"bag {path} is a recording that was never finished (its recorder was killed); "
                             f"run `sam2auto dataset recover {path}` first")
@@ -125,38 +207,86 @@ def _plan(path: Path, topic: str | None, truth_topic: str | None, needs_truth: b
             "definitions (filter them out of the bag first, e.g. with `rosbags-convert --exclude-topic`)"
         )
     images = sorted(t for t, ty in topics.items() if ty in IMAGE_TYPES)
-    if topic is None:
+    listed = ", ".join(images) or "none"
+    if all_cameras:
+        requested = [t for t in images if not _is_overlay(t, topics[t])]
+        if not requested:
+            raise AnnotateError(f"bag {path} has no camera topics to label (image topics: {listed})")
+    elif not requested:
         if len(images) != 1:
-            raise AnnotateError(
-                f"bag {path} has {len(images)} image topics ({', '.join(images) or 'none'}); choose one with --topic"
-            )
-        topic = images[0]
-    if topic not in topics:
-        raise AnnotateError(f"bag {path} has no topic {topic}; image topics in it: {', '.join(images) or 'none'}")
-    if topics[topic] not in IMAGE_TYPES:
-        raise AnnotateError(
-            f"topic {topic} carries {topics[topic]}, not an image; image topics in it: {', '.join(images) or 'none'}"
-        )
-    if counts.get(topic, 0) == 0:
-        raise AnnotateError(f"topic {topic} in bag {path} has no messages")
-    if truth_topic is None and needs_truth:
-        candidates = sorted(t for t, ty in topics.items() if ty == msg_types.INSTANCE_MASK_ARRAY and t.rsplit("/", 1)[-1] == TRUTH_NAME)
-        if not candidates:
-            raise AnnotateError(
-                "no detector weights are installed, and the weight-free detector needs the ground truth that simulated "
-                f"recordings carry on a '{TRUTH_NAME}' topic; bag {path} has none. Install SMART-OD weights to annotate real footage."
-            )
-        truth_topic = candidates[0]
-    if truth_topic is not None and topics.get(truth_topic) != msg_types.INSTANCE_MASK_ARRAY:
-        raise AnnotateError(f"ground-truth topic {truth_topic} is not an InstanceMaskArray topic in bag {path}")
-    clashes = sorted(set(out_topics.values()) & set(topics))
+            raise AnnotateError(f"bag {path} has {len(images)} image topics ({listed}); choose one or more with --topic, "
+                                "or label every camera with --all-cameras")
+        requested = images
+    for name in requested:
+        if name not in topics:
+            raise AnnotateError(f"bag {path} has no topic {name}; image topics in it: {listed}")
+        if topics[name] not in IMAGE_TYPES:
+            raise AnnotateError(f"topic {name} carries {topics[name]}, not an image; image topics in it: {listed}")
+        if counts.get(name, 0) == 0:
+            raise AnnotateError(f"topic {name} in bag {path} has no messages")
+    if len(requested) == 1:
+        name = requested[0]
+        truth = _single_truth(path, name, topics, truth_topic, needs_truth)
+        cameras = [_Camera(name, truth, counts[name], output_topics(output_ns))]
+    else:
+        if truth_topic is not None:
+            raise AnnotateError(f"--truth-topic names the ground truth of ONE camera, but {len(requested)} are labelled; "
+                                f"with several, each camera reads the '{TRUTH_NAME}' topic in its own namespace")
+        cameras = _cameras(path, requested, topics, counts, needs_truth, output_ns)
+    for camera in cameras:
+        if camera.truth_topic is not None and topics.get(camera.truth_topic) != msg_types.INSTANCE_MASK_ARRAY:
+            raise AnnotateError(f"ground-truth topic {camera.truth_topic} is not an InstanceMaskArray topic in bag {path}")
+    clashes = sorted({t for c in cameras for t in c.out_topics.values()} & set(topics))
     if clashes:
         raise AnnotateError(f"bag {path} already has {', '.join(clashes)}; write the annotations elsewhere with --output-ns")
-    return _Plan(topic, topics[topic], truth_topic, counts[topic], topics)
+    return _Plan(tuple(cameras), topics)
+
+
+def _single_truth(path: Path, topic: str, topics: dict[str, str], truth_topic: str | None, needs_truth: bool) -> str | None:
+    """One camera's ground truth: the one asked for, else its namespace's, else any ``.../ground_truth`` topic."""
+    if truth_topic is not None or not needs_truth:
+        return truth_topic
+    sibling = f"{_camera_namespace(topic, topics[topic])}/{TRUTH_NAME}"
+    if topics.get(sibling) == msg_types.INSTANCE_MASK_ARRAY:
+        return sibling
+    candidates = sorted(t for t, ty in topics.items() if ty == msg_types.INSTANCE_MASK_ARRAY and t.rsplit("/", 1)[-1] == TRUTH_NAME)
+    if not candidates:
+        raise AnnotateError(
+            "no detector weights are installed, and the weight-free detector needs the ground truth that simulated "
+            f"recordings carry on a '{TRUTH_NAME}' topic; bag {path} has none. Install SMART-OD weights to annotate real footage."
+        )
+    return candidates[0]
+
+
+def _cameras(path: Path, requested: list[str], topics: dict[str, str], counts: dict[str, int], needs_truth: bool,
+             output_ns: str) -> list[_Camera]:
+    """Several cameras: one per namespace, each with its namespace's truth and its own output topics."""
+    by_ns: dict[str, list[str]] = {}
+    for name in requested:
+        by_ns.setdefault(_camera_namespace(name, topics[name]), []).append(name)
+    shared = {ns: names for ns, names in by_ns.items() if len(names) > 1}
+    if shared:
+        ns, names = min(shared.items())
+        raise AnnotateError(
+            f"image topics {' and '.join(sorted(names))} share the namespace {ns or '/'}, which names ONE camera's annotations "
+            f"({output_ns.rstrip('/')}{ns}/tracks); label them in separate runs (--topic, and another --output-ns for the second)"
+        )
+    cameras = []
+    for name in requested:
+        ns = _camera_namespace(name, topics[name])
+        truth = f"{ns}/{TRUTH_NAME}" if needs_truth else None
+        if truth is not None and truth not in topics:
+            raise AnnotateError(
+                f"camera {name} has no ground truth: the weight-free detector needs the InstanceMaskArray topic {truth} "
+                f"next to it (simulated recordings carry one); bag {path} has none. Leave that camera out (--topic) or "
+                "install SMART-OD weights to annotate real footage."
+            )
+        cameras.append(_Camera(name, truth, counts[name], output_topics(f"{output_ns.rstrip('/')}{ns}")))
+    return cameras
 
 
 class _FrameDecoder:
-    """Image messages -> RGB, refusing a stream whose encoding or size changes (one video per run)."""
+    """Image messages -> RGB, refusing a stream whose encoding or size changes (one video per camera)."""
 
     def __init__(self, topic: str) -> None:
         self.topic = topic
@@ -200,7 +330,8 @@ def annotate_bag(
     pipeline: Pipeline | None = None,
     *,
     classes: Sequence[str] = (),
-    topic: str | None = None,
+    topic: str | Sequence[str] | None = None,
+    all_cameras: bool = False,
     truth_topic: str | None = None,
     storage: str = "mcap",
     output_ns: str = OUTPUT_NS,
@@ -208,16 +339,19 @@ def annotate_bag(
     offline: bool = True,
     progress: bool = True,
 ) -> AnnotateReport:
-    """Annotate ``in_path`` into the new bag ``out_path`` (see the module docstring)."""
+    """Annotate ``in_path`` into the new bag ``out_path`` (see the module docstring).
+
+    ``topic``: one camera topic or several; ``all_cameras``: every image topic but overlays (not
+    with ``topic``). ``truth_topic`` only when one camera is labelled.
+    """
     in_path, out_path = Path(in_path), Path(out_path)
     if out_path.exists():
         raise AnnotateError(f"output {out_path} already exists; remove it or choose another path")
     if not in_path.exists():
         raise AnnotateError(f"input bag {in_path} does not exist")
     pipeline = pipeline or Pipeline.create(classes)
-    out_topics = output_topics(output_ns)
     try:
-        plan = _plan(in_path, topic, truth_topic, pipeline.needs_truth, out_topics)
+        plan = _plan(in_path, topic, all_cameras, truth_topic, pipeline.needs_truth, output_ns)
     except BagError as exc:
         raise AnnotateError(str(exc)) from exc
     except _PARSE_ERRORS as exc:
@@ -225,7 +359,7 @@ def annotate_bag(
     out_path.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.partial-", dir=out_path.parent))
     try:
-        report = _annotate(in_path, work, out_path, pipeline, plan, storage, out_topics, overlay, offline, progress)
+        report = _annotate(in_path, work, out_path, pipeline, plan, storage, overlay, offline, progress)
         os.replace(work / out_path.name, out_path)  # the finished bag appears at once, or not at all
         return report
     except BagError as exc:
@@ -236,25 +370,63 @@ def annotate_bag(
         shutil.rmtree(work, ignore_errors=True)
 
 
+@dataclass
+class _CameraRun:
+    """One camera's sequence after detect + track, held until the write pass."""
+
+    camera: _Camera
+    images: np.ndarray  # memmap of the decoded RGB frames
+    stamps: list[int]
+    receive: list[int]
+    frame_ids: list[str]
+    det_frames: list[FrameInstances | None]
+    tracks: list[FrameInstances]
+
+
 def _annotate(
     in_path: Path, work: Path, out_path: Path, pipeline: Pipeline, plan: _Plan, storage: str,
-    out_topics: dict[str, str], overlay: bool, offline: bool, progress: bool,
+    overlay: bool, offline: bool, progress: bool,
 ) -> AnnotateReport:
-    seconds: dict[str, float] = {}
+    seconds = dict.fromkeys(("detector", "read_decode", "propagator", "flash"), 0.0)
     t0 = time.perf_counter()
-    truth = _read_truth(in_path, plan.truth_topic) if plan.truth_topic else {}
-    decode = _FrameDecoder(plan.image_topic)
+    runs = [_run_camera(in_path, work / f"frames_{n}.npy", pipeline, camera, offline, progress, seconds)
+            for n, camera in enumerate(plan.cameras)]
+    t2 = time.perf_counter()
+    overlay_s, copied = _write(in_path, work / out_path.name, storage, pipeline, runs, overlay, progress)
+    seconds["overlay"] = overlay_s
+    seconds["write"] = time.perf_counter() - t2 - overlay_s
+    seconds["total"] = time.perf_counter() - t0
+    topics = dict(plan.topics)
+    cameras = []
+    for run in runs:
+        out = run.camera.out_topics
+        topics.update({out["detections"]: msg_types.INSTANCE_MASK_ARRAY, out["tracks"]: msg_types.INSTANCE_MASK_ARRAY})
+        if overlay:
+            topics[out["overlay"]] = msg_types.IMAGE
+        cameras.append(CameraReport(run.camera.image_topic, run.camera.frame_count,
+                                    len({i.track_id for f in run.tracks for i in f.instances}), out, run.camera.truth_topic))
+    return AnnotateReport(output=out_path, cameras=cameras, messages_copied=copied, topics=topics,
+                          info=pipeline.describe(), seconds=seconds)
+
+
+def _run_camera(
+    in_path: Path, scratch: Path, pipeline: Pipeline, camera: _Camera, offline: bool, progress: bool, seconds: dict[str, float],
+) -> _CameraRun:
+    """Read + detect, then FLASH, over one camera as a sequence of its own (adds its time to ``seconds``)."""
+    t0 = time.perf_counter()
+    pipeline.reset()
+    truth = _read_truth(in_path, camera.truth_topic) if camera.truth_topic else {}
+    decode = _FrameDecoder(camera.image_topic)
     images: np.memmap | None = None
     stamps, receive, frame_ids, detections, det_frames = [], [], [], [], []
     detector_before = pipeline.timing.detector_s
-    bar = tqdm(total=plan.frame_count, desc="read+detect", unit="frame", disable=not progress)
+    bar = tqdm(total=camera.frame_count, desc=f"{camera.image_topic} read+detect", unit="frame", disable=not progress)
     try:
-        for index, message in enumerate(read_messages(in_path, [plan.image_topic])):
+        for index, message in enumerate(read_messages(in_path, [camera.image_topic])):
             msg = message.decode()
             rgb = decode(msg, index)
             if images is None:
-                images = np.lib.format.open_memmap(work / "frames.npy", mode="w+", dtype=np.uint8,
-                                                   shape=(plan.frame_count, *rgb.shape))
+                images = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint8, shape=(camera.frame_count, *rgb.shape))
             images[index] = rgb
             stamp = stamp_to_ns(msg.header.stamp)
             stamps.append(stamp)
@@ -263,7 +435,7 @@ def _annotate(
             if pipeline.wants_detection(index):
                 gt = truth.get(stamp)
                 if pipeline.needs_truth and gt is None:
-                    raise AnnotateError(f"frame {index} of {plan.image_topic} (stamp {stamp}) has no ground truth on {plan.truth_topic}")
+                    raise AnnotateError(f"frame {index} of {camera.image_topic} (stamp {stamp}) has no ground truth on {camera.truth_topic}")
                 found = pipeline.detect(rgb, stamp, gt, frame_ids[-1])
                 detections.append(found.instances)
                 det_frames.append(found)
@@ -275,41 +447,21 @@ def _annotate(
         raise AnnotateError(str(exc)) from exc
     finally:
         bar.close()
-    if images is None or len(stamps) != plan.frame_count:
-        raise AnnotateError(f"{plan.image_topic}: metadata promises {plan.frame_count} frames, the bag holds {len(stamps)}; "
+    if images is None or len(stamps) != camera.frame_count:
+        raise AnnotateError(f"{camera.image_topic}: metadata promises {camera.frame_count} frames, the bag holds {len(stamps)}; "
                             "the bag is truncated or its metadata is wrong")
-    seconds["detector"] = pipeline.timing.detector_s - detector_before
-    seconds["read_decode"] = time.perf_counter() - t0 - seconds["detector"]
+    detector_s = pipeline.timing.detector_s - detector_before
+    seconds["detector"] += detector_s
+    seconds["read_decode"] += time.perf_counter() - t0 - detector_s
 
     t1 = time.perf_counter()
     propagator_before = pipeline.propagator.seconds
-    frame_id = frame_ids[0]
-    with tqdm(total=plan.frame_count, desc="track", unit="frame", disable=not progress) as track_bar:
-        tracks = pipeline.track(_Progress(images, track_bar, plan.frame_count), stamps, detections, offline, frame_id)
-    seconds["propagator"] = pipeline.propagator.seconds - propagator_before
-    seconds["flash"] = time.perf_counter() - t1 - seconds["propagator"]
-
-    t2 = time.perf_counter()
-    overlay_s, copied = _write(in_path, work / out_path.name, storage, pipeline, plan, out_topics, images, stamps, receive,
-                               frame_ids, det_frames, tracks, overlay, progress)
-    seconds["overlay"] = overlay_s
-    seconds["write"] = time.perf_counter() - t2 - overlay_s
-    seconds["total"] = time.perf_counter() - t0
-    del images
-    topics = dict(plan.topics)
-    topics.update({out_topics["detections"]: msg_types.INSTANCE_MASK_ARRAY, out_topics["tracks"]: msg_types.INSTANCE_MASK_ARRAY})
-    if overlay:
-        topics[out_topics["overlay"]] = msg_types.IMAGE
-    return AnnotateReport(
-        output=out_path,
-        image_topic=plan.image_topic,
-        frames=plan.frame_count,
-        messages_copied=copied,
-        tracks=len({i.track_id for f in tracks for i in f.instances}),
-        topics=topics,
-        info=pipeline.describe(),
-        seconds=seconds,
-    )
+    with tqdm(total=camera.frame_count, desc=f"{camera.image_topic} track", unit="frame", disable=not progress) as track_bar:
+        tracks = pipeline.track(_Progress(images, track_bar, camera.frame_count), stamps, detections, offline, frame_ids[0])
+    propagator_s = pipeline.propagator.seconds - propagator_before
+    seconds["propagator"] += propagator_s
+    seconds["flash"] += time.perf_counter() - t1 - propagator_s
+    return _CameraRun(camera, images, stamps, receive, frame_ids, det_frames, tracks)
 
 
 class _Progress(Sequence):
@@ -329,42 +481,51 @@ class _Progress(Sequence):
 
 
 def _write(
-    in_path: Path, bag: Path, storage: str, pipeline: Pipeline, plan: _Plan, out_topics: dict[str, str],
-    images: np.ndarray, stamps: list[int], receive: list[int], frame_ids: list[str],
-    det_frames: list[FrameInstances | None], tracks: list[FrameInstances], overlay: bool, progress: bool,
+    in_path: Path, bag: Path, storage: str, pipeline: Pipeline, runs: list[_CameraRun], overlay: bool, progress: bool,
 ) -> tuple[float, int]:
-    """Copy every input message unchanged and slot the annotations in after each frame."""
+    """Copy every input message unchanged and slot each camera's annotations in after its frames."""
     store = msg_types.typestore()
     classes = MessageClasses.rosbags()
     image_cls = store.types[msg_types.IMAGE]
     overlay_s = 0.0
     copied = 0
-    frame = 0
+    by_topic = {run.camera.image_topic: run for run in runs}
+    written = dict.fromkeys(by_topic, 0)  # frames of each camera annotated so far
     with BagWriter(bag, storage=storage) as writer:
-        info = pipeline.describe()
-        for key, value in {**info, "source_bag": str(in_path), "image_topic": plan.image_topic,
-                           "annotation_topics": out_topics}.items():
+        for key, value in {**pipeline.describe(), **_bag_custom_data(in_path, runs)}.items():
             writer.set_custom_data(key, value if isinstance(value, str) else _json(value))
-        with tqdm(total=plan.frame_count, desc="write", unit="frame", disable=not progress) as bar:
+        with tqdm(total=sum(run.camera.frame_count for run in runs), desc="write", unit="frame", disable=not progress) as bar:
             for message in read_messages(in_path):
                 writer.write_raw(message.topic, message.msgtype, message.rawdata, message.timestamp_ns)
                 copied += 1
-                if message.topic != plan.image_topic:
+                run = by_topic.get(message.topic)
+                if run is None:
                     continue
-                ts, stamp = receive[frame], stamps[frame]
-                if det_frames[frame] is not None:
-                    det = _restamp(det_frames[frame], stamp, frame_ids[frame], frame)
-                    writer.write(out_topics["detections"], frame_to_msg(det, classes), ts)
-                writer.write(out_topics["tracks"], frame_to_msg(_restamp(tracks[frame], stamp, frame_ids[frame], frame), classes), ts)
+                frame = written[message.topic]
+                out = run.camera.out_topics
+                ts, stamp, frame_id = run.receive[frame], run.stamps[frame], run.frame_ids[frame]
+                if run.det_frames[frame] is not None:
+                    writer.write(out["detections"], frame_to_msg(_restamp(run.det_frames[frame], stamp, frame_id, frame), classes), ts)
+                writer.write(out["tracks"], frame_to_msg(_restamp(run.tracks[frame], stamp, frame_id, frame), classes), ts)
                 if overlay:
                     start = time.perf_counter()
-                    drawn = render_overlay(np.asarray(images[frame]), tracks[frame])
-                    header = classes.header(stamp=ns_to_stamp(stamp, classes.time), frame_id=frame_ids[frame])
-                    writer.write(out_topics["overlay"], image_cls(header=header, **image_fields(drawn)), ts)
+                    drawn = render_overlay(np.asarray(run.images[frame]), run.tracks[frame])
+                    header = classes.header(stamp=ns_to_stamp(stamp, classes.time), frame_id=frame_id)
+                    writer.write(out["overlay"], image_cls(header=header, **image_fields(drawn)), ts)
                     overlay_s += time.perf_counter() - start
-                frame += 1
+                written[message.topic] = frame + 1
                 bar.update()
     return overlay_s, copied
+
+
+def _bag_custom_data(in_path: Path, runs: list[_CameraRun]) -> dict[str, Any]:
+    """Where the annotations came from: ``cameras`` maps every labelled image topic to its annotation
+    topics; ``image_topic`` / ``annotation_topics`` (the one-camera keys readers pair frames by) only
+    when one camera was labelled, so no reader pairs one camera's tracks with another's frames."""
+    custom: dict[str, Any] = {"source_bag": str(in_path), "cameras": {run.camera.image_topic: run.camera.out_topics for run in runs}}
+    if len(runs) == 1:
+        custom.update(image_topic=runs[0].camera.image_topic, annotation_topics=runs[0].camera.out_topics)
+    return custom
 
 
 def _restamp(frame: FrameInstances, stamp: int, frame_id: str, index: int) -> FrameInstances:

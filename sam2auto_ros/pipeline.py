@@ -78,6 +78,10 @@ class SimDetector:
                                    tuple(i for i in frame.instances if i.label in self.classes), frame.frame_id, frame.frame_index)
         return FrameInstances(int(stamp_ns), frame.height, frame.width, frame.instances, frame.frame_id, frame.frame_index)
 
+    def reset(self) -> None:
+        """A new sequence: the noise model's draws (and its detection gaps) start over, as for a fresh detector."""
+        self._detector.reset()
+
 
 class TimedPropagator:
     """A ``Propagator`` that adds up the wall time spent in the wrapped one (model time)."""
@@ -220,6 +224,17 @@ class Pipeline:
     def needs_truth(self) -> bool:
         return bool(getattr(self.detector, "needs_truth", False))
 
+    def reset(self) -> None:
+        """Start a new sequence (another camera, another recording) with the same loaded models.
+
+        The detector forgets its per-sequence state (SMART-OD's score window, the noise model's
+        draws); a detector without ``reset`` keeps none. FLASH needs nothing here: every ``track``
+        call starts a fresh tracker (new track ids) and resets the propagator.
+        """
+        reset = getattr(self.detector, "reset", None)
+        if callable(reset):
+            reset()
+
     # -- the stages ---------------------------------------------------------------------------
     def detect(self, image: np.ndarray, stamp_ns: int, truth: FrameInstances | None = None, frame_id: str = "") -> FrameInstances:
         start = time.perf_counter()
@@ -341,3 +356,7 @@ class SmartOdDetector:
         found = self.smart_od.detect(image)
         height, width = image.shape[:2]
         return FrameInstances(int(stamp_ns), height, width, tuple(found.instances))
+
+    def reset(self) -> None:
+        """A new sequence: SMART-OD forgets the pooled scores of earlier frames (its ScoreWindow)."""
+        self.smart_od.reset()

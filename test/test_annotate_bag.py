@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 from collections import Counter, defaultdict
 from pathlib import Path
 
@@ -220,3 +222,185 @@ def test_damaged_bytes_never_crash_and_never_leave_an_output(tmp_path):
             assert not out.exists()
     assert outcomes["refused"] > 0 and sum(outcomes.values()) == 40
     assert not list(tmp_path.glob(".out*"))
+
+
+# -- several cameras in one run ---------------------------------------------------------------------
+
+
+def _write_cameras_bag(path: Path, cameras: dict[str, list], compressed: tuple[str, ...] = (), truth: tuple[str, ...] | None = None) -> Path:
+    """A multi-camera sim recording: per namespace ``<ns>/image`` (``<ns>/image/compressed``, PNG, for
+    those in ``compressed``) and ``<ns>/ground_truth`` (for those in ``truth``; default all), all
+    streams interleaved by stamp as a recorder would write them."""
+    store = msg_types.typestore()
+    classes = MessageClasses.rosbags()
+    truth = tuple(cameras) if truth is None else truth
+    merged = sorted(((sim.stamp_ns, ns, sim) for ns, frames in cameras.items() for sim in frames), key=lambda x: (x[0], x[1]))
+    with BagWriter(path) as writer:
+        for stamp, ns, sim in merged:
+            header = classes.header(stamp=ns_to_stamp(stamp, classes.time), frame_id=f"{ns.strip('/')}_camera")
+            if ns in compressed:
+                fmt, data = encode_compressed(sim.image, "png")
+                writer.write(f"{ns}/image/compressed", store.types[msg_types.COMPRESSED_IMAGE](header=header, format=fmt, data=data), stamp)
+            else:
+                writer.write(f"{ns}/image", store.types[msg_types.IMAGE](header=header, **image_fields(sim.image)), stamp)
+            if ns in truth:
+                writer.write(f"{ns}/ground_truth", frame_to_msg(sim.gt, classes), stamp)
+    return path
+
+
+@pytest.fixture(scope="module")
+def cameras():
+    """Two cameras that differ in size, rate, stamps and encoding."""
+    front = list(make_scene("crossing", seed=3, n_frames=16, height=64, width=96).frames())
+    rear = list(make_scene("occlusion", seed=5, n_frames=14, height=80, width=64, fps=15.0, start_ns=1_000_000_000 + 7_000_000).frames())
+    return {"/front": front, "/rear": rear}
+
+
+@pytest.fixture(scope="module")
+def two_camera_bag(cameras, tmp_path_factory) -> Path:
+    return _write_cameras_bag(tmp_path_factory.mktemp("cams") / "two", cameras, compressed=("/rear",))
+
+
+CAMERA_TOPICS = ["/front/image", "/rear/image/compressed"]
+
+
+def _tracks_of(bag: Path, topic: str) -> list[FrameInstances]:
+    return [frame_from_msg(m.decode()) for m in read_messages(bag, [topic])]
+
+
+def test_two_cameras_labelled_in_one_run_each_as_its_own_sequence(two_camera_bag, cameras, tmp_path):
+    from sam2auto_ros.export.from_bag import bag_custom_data
+
+    out = tmp_path / "labelled"
+    report = annotate_bag(two_camera_bag, out, classes=CLASS_NAMES, all_cameras=True, progress=False)
+    assert [(c.image_topic, c.frames) for c in report.cameras] == [("/front/image", 16), ("/rear/image/compressed", 14)]
+    assert report.frames == 30 and report.messages_copied == 60
+    with pytest.raises(ValueError, match="2 cameras"):
+        report.image_topic  # noqa: B018 (no single topic to name)
+    original = list(read_messages(two_camera_bag))
+    written = list(read_messages(out))
+    per_camera = {ns: output_topics(f"/sam2auto/annotated{ns}") for ns in cameras}
+    ours = {t for topics in per_camera.values() for t in topics.values()}
+    assert [(m.topic, m.msgtype, m.timestamp_ns, m.rawdata) for m in written if m.topic not in ours] == \
+        [(m.topic, m.msgtype, m.timestamp_ns, m.rawdata) for m in original]  # count, order, bytes
+    counts = Counter(m.topic for m in written)
+    custom = bag_custom_data(out)
+    assert json.loads(custom["cameras"]) == {topic: per_camera[ns] for topic, ns in zip(CAMERA_TOPICS, cameras)}
+    assert "image_topic" not in custom  # no single camera for one-camera readers to pair frames with
+    ids = {}
+    for (ns, frames), camera in zip(cameras.items(), report.cameras):
+        topics = per_camera[ns]
+        assert camera.annotation_topics == topics and camera.truth_topic == f"{ns}/ground_truth"
+        assert counts[topics["detections"]] == counts[topics["tracks"]] == counts[topics["overlay"]] == len(frames)
+        tracks = _tracks_of(out, topics["tracks"])
+        # only this camera's frames: its stamps, its size, its frame_id
+        assert [t.stamp_ns for t in tracks] == [f.stamp_ns for f in frames]
+        assert {(t.height, t.width, t.frame_id) for t in tracks} == {(*frames[0].image.shape[:2], f"{ns.strip('/')}_camera")}
+        overlay = next(read_messages(out, [topics["overlay"]])).decode()
+        assert (overlay.height, overlay.width) == frames[0].image.shape[:2]
+        assert idf1(tracks, [f.gt for f in frames]) > 0.5
+        ids[ns] = {i.track_id for t in tracks for i in t.instances}
+        assert camera.tracks == len(ids[ns])
+    assert ids["/front"] & ids["/rear"]  # each camera numbers its own tracks from the start, as the live graph does
+    assert report.tracks == len(ids["/front"]) + len(ids["/rear"])
+    # each camera is its own sequence: the rear camera labelled alone gives the same tracks (the
+    # detector's noise draws restart per camera; its truth is the one in its own namespace)
+    alone = tmp_path / "rear_alone"
+    single = annotate_bag(two_camera_bag, alone, classes=CLASS_NAMES, topic="/rear/image/compressed", progress=False)
+    assert single.image_topic == "/rear/image/compressed" and single.cameras[0].truth_topic == "/rear/ground_truth"
+    for kind in ("detections", "tracks"):
+        assert [m.rawdata for m in read_messages(alone, [TOPICS[kind]])] == \
+            [m.rawdata for m in read_messages(out, [per_camera["/rear"][kind]])]
+    assert not list(tmp_path.glob(".*partial-*"))
+
+
+def test_camera_choice_flags(two_camera_bag, tmp_path):
+    _assert_refused(tmp_path, two_camera_bag, r"2 image topics \(/front/image, /rear/image/compressed\); choose one or more "
+                    r"with --topic, or label every camera with --all-cameras")
+    _assert_refused(tmp_path, two_camera_bag, "not both", topic=["/front/image"], all_cameras=True)
+    _assert_refused(tmp_path, two_camera_bag, "named more than once", topic=["/front/image", "/front/image"])
+    _assert_refused(tmp_path, two_camera_bag, "no topic /side/image", topic=["/front/image", "/side/image"])
+    _assert_refused(tmp_path, two_camera_bag, r"--truth-topic names the ground truth of ONE camera, but 2 are labelled",
+                    topic=CAMERA_TOPICS, truth_topic="/front/ground_truth")
+    # clash checks cover every camera: /rear/tracks of a bag recorded from the live graph, with --output-ns /
+    rgb = np.zeros((8, 8, 3), np.uint8)
+    live = _write_topics_bag(tmp_path / "live", {"/front/image": [(rgb, "rgb8")], "/rear/image": [(rgb, "rgb8")]})
+    with BagWriter(tmp_path / "live_tracks") as writer:
+        for message in read_messages(live):
+            writer.write_raw(message.topic, message.msgtype, message.rawdata, message.timestamp_ns)
+        writer.write("/rear/tracks", frame_to_msg(FrameInstances(10**9, 8, 8), MessageClasses.rosbags()), 10**9)
+    _assert_refused(tmp_path, tmp_path / "live_tracks", r"already has /rear/tracks; write the annotations elsewhere",
+                    all_cameras=True, output_ns="/", pipeline=_scripted_pipeline())
+
+
+def _write_topics_bag(path: Path, streams: dict[str, list]) -> Path:
+    """Raw ``Image`` streams ``{topic: [(pixels, encoding), ...]}``, frame i of each at stamp 1 s + i ns."""
+    store = msg_types.typestore()
+    classes = MessageClasses.rosbags()
+    with BagWriter(path) as writer:
+        for topic, frames in streams.items():
+            for i, (pixels, encoding) in enumerate(frames):
+                header = classes.header(stamp=ns_to_stamp(10**9 + i, classes.time), frame_id=topic)
+                writer.write(topic, store.types[msg_types.IMAGE](header=header, **image_fields(pixels, encoding)), 10**9 + i)
+    return path
+
+
+class _CountingTruthDetector(_ScriptedDetector):
+    """The scripted test double, claiming to need ground truth as the weight-free detector does."""
+
+    needs_truth = True
+
+
+def test_camera_without_truth_is_refused_before_anything_is_decoded(cameras, tmp_path):
+    bag = _write_cameras_bag(tmp_path / "no_rear_truth", cameras, truth=("/front",))
+    detector = _CountingTruthDetector()
+    from sam2auto_ros.fallback import OpticalFlowPropagator
+
+    _assert_refused(tmp_path, bag, r"camera /rear/image has no ground truth: .* InstanceMaskArray topic /rear/ground_truth",
+                    all_cameras=True, pipeline=Pipeline(detector, OpticalFlowPropagator()))
+    assert detector.calls == 0  # the front camera (first, with truth) was not processed either
+
+
+def test_image_topics_sharing_a_namespace_are_refused(tmp_path):
+    rgb = np.zeros((16, 16, 3), np.uint8)
+    bag = _write_topics_bag(tmp_path / "raw_rect", {"/cam/image_raw": [(rgb, "rgb8")] * 2, "/cam/image_rect": [(rgb, "rgb8")] * 2,
+                                                    "/aux/image": [(rgb, "rgb8")] * 2})
+    _assert_refused(tmp_path, bag, r"image topics /cam/image_raw and /cam/image_rect share the namespace /cam, which names ONE "
+                    r"camera's annotations \(/sam2auto/annotated/cam/tracks\); label them in separate runs",
+                    all_cameras=True, pipeline=_scripted_pipeline())
+    # one of them with another camera is fine; each alone keeps the one-camera layout
+    report = annotate_bag(bag, tmp_path / "two", _scripted_pipeline(), topic=["/cam/image_rect", "/aux/image"], progress=False)
+    assert [c.annotation_topics["tracks"] for c in report.cameras] == ["/sam2auto/annotated/cam/tracks", "/sam2auto/annotated/aux/tracks"]
+    report = annotate_bag(bag, tmp_path / "one", _scripted_pipeline(), topic=["/cam/image_raw"], progress=False)
+    assert report.cameras[0].annotation_topics == TOPICS
+
+
+def test_a_failing_camera_leaves_nothing_even_after_others_succeeded(tmp_path):
+    rgb = np.zeros((16, 24, 3), np.uint8)
+    bag = _write_topics_bag(tmp_path / "bad_second", {"/a/image": [(rgb, "rgb8")] * 3, "/b/image": [(rgb, "rgb8"), (rgb[:8], "rgb8")]})
+    _assert_refused(tmp_path, bag, "frame 1 of /b/image is rgb8 24x8", all_cameras=True, pipeline=_scripted_pipeline())
+
+
+def test_all_cameras_skips_rendered_overlays(two_camera_bag, tmp_path):
+    """An annotated bag labelled again: its overlay image topics are outputs, not cameras."""
+    first = tmp_path / "first"
+    annotate_bag(two_camera_bag, first, _scripted_pipeline(), topic=["/front/image"], progress=False)
+    assert TOPICS["overlay"] in {m.topic for m in read_messages(first)}
+    report = annotate_bag(first, tmp_path / "again", _scripted_pipeline(), all_cameras=True, output_ns="/again", progress=False)
+    assert [c.image_topic for c in report.cameras] == CAMERA_TOPICS
+
+
+def test_cli_labels_several_cameras_and_prints_a_line_per_camera(two_camera_bag, tmp_path, capsys):
+    out = tmp_path / "cli"
+    assert cli_main(["annotate-bag", str(two_camera_bag), str(out), "--classes", *CLASS_NAMES, "--quiet", "--no-overlay",
+                     "--topic", *CAMERA_TOPICS]) == 0
+    printed = capsys.readouterr().out
+    assert "60 input messages copied unchanged, 2 cameras labelled" in printed
+    assert re.search(r"^  /front/image: 16 frames, \d+ tracks -> /sam2auto/annotated/front/tracks$", printed, re.MULTILINE), printed
+    assert re.search(r"^  /rear/image/compressed: 14 frames, \d+ tracks -> /sam2auto/annotated/rear/tracks$", printed, re.MULTILINE)
+    with pytest.raises(SystemExit):
+        cli_main(["annotate-bag", str(two_camera_bag), str(tmp_path / "x"), "--topic", "/front/image", "--all-cameras"])
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert cli_main(["annotate-bag", str(two_camera_bag), str(tmp_path / "y"), "--quiet", "--all-cameras",
+                     "--truth-topic", "/front/ground_truth"]) == 2
+    assert "ONE camera" in capsys.readouterr().err and not (tmp_path / "y").exists()

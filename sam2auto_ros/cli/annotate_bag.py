@@ -2,6 +2,8 @@
 
 Writes a new bag: every input message unchanged, plus detections, tracks and an overlay under
 ``--output-ns``. The output appears only when complete (written under a scratch name, renamed).
+Several cameras in one run (``--topic /front/image /rear/image`` or ``--all-cameras``): each is its
+own sequence, written under ``--output-ns`` + its namespace (``/sam2auto/annotated/front/tracks``).
 Without SAM 2 / detector weights it runs the embedded weight-free default, which needs a
 simulated recording (its ground truth stands in for the detector).
 """
@@ -27,7 +29,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="recorded bag (directory with metadata.yaml; MCAP or sqlite3)")
     parser.add_argument("output", type=Path, help="new bag to write (must not exist)")
     parser.add_argument("--classes", nargs="+", default=[], metavar="NAME", help="class names to detect (the label map)")
-    parser.add_argument("--topic", help="camera topic (Image or CompressedImage); required when the bag has several")
+    cameras = parser.add_mutually_exclusive_group()
+    cameras.add_argument("--topic", nargs="+", metavar="TOPIC",
+                         help="camera topic(s) to label (Image or CompressedImage); needed when the bag has several")
+    cameras.add_argument("--all-cameras", action="store_true",
+                         help="label every image topic of the bag (rendered .../overlay topics excepted)")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="output storage (default mcap)")
     parser.add_argument("--output-ns", default=OUTPUT_NS, help=f"namespace of the annotation topics (default {OUTPUT_NS})")
     parser.add_argument("--backend", choices=BACKENDS, default="auto", help="propagator: auto = SAM 2 when its checkpoint is found")
@@ -38,7 +44,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--image-size", type=int, help="SAM 2 input side in pixels (default: the model's)")
     parser.add_argument("--device", default="cpu", help="torch device")
     parser.add_argument("--smart-od-config", help="SMART-OD parameter file (config/smart_od.yaml layout: detector model...)")
-    parser.add_argument("--truth-topic", help="ground truth for the weight-free detector (default: .../ground_truth)")
+    parser.add_argument("--truth-topic", help="ground truth for the weight-free detector, one camera only (default: "
+                        "<camera namespace>/ground_truth, else any .../ground_truth)")
     parser.add_argument("--detect-every", type=int, default=1, metavar="N", help="run the detector on every N-th frame")
     parser.add_argument("--online", action="store_true", help="track as the live graph does (no hindsight)")
     parser.add_argument("--no-overlay", action="store_true", help="do not write the overlay image topic")
@@ -54,15 +61,17 @@ def run(args: argparse.Namespace) -> int:
             detect_every=args.detect_every, smart_od_config=args.smart_od_config,
         )
         report = annotate_bag(
-            args.input, args.output, pipeline, topic=args.topic, truth_topic=args.truth_topic, storage=args.storage,
-            output_ns=args.output_ns, overlay=not args.no_overlay, offline=not args.online, progress=not args.quiet,
+            args.input, args.output, pipeline, topic=args.topic, all_cameras=args.all_cameras, truth_topic=args.truth_topic,
+            storage=args.storage, output_ns=args.output_ns, overlay=not args.no_overlay, offline=not args.online, progress=not args.quiet,
         )
     except (AnnotateError, PipelineError) as exc:
         print(f"sam2auto annotate-bag: error: {exc}", file=sys.stderr)
         return 2
     s = report.seconds
-    print(f"wrote {report.output}: {report.frames} frames of {report.image_topic}, {report.messages_copied} input messages "
-          f"copied unchanged, {report.tracks} tracks ({report.info['detector']} + FLASH on {report.info['backend']})")
+    print(f"wrote {report.output}: {report.messages_copied} input messages copied unchanged, {len(report.cameras)} "
+          f"camera{'s' if len(report.cameras) > 1 else ''} labelled ({report.info['detector']} + FLASH on {report.info['backend']})")
+    for camera in report.cameras:
+        print(f"  {camera.image_topic}: {camera.frames} frames, {camera.tracks} tracks -> {camera.annotation_topics['tracks']}")
     print(f"time {s['total']:.1f} s: model {report.model_seconds:.1f} s, read/decode {s['read_decode']:.1f} s, "
           f"FLASH {s['flash']:.1f} s, overlay {s['overlay']:.1f} s, write {s['write']:.1f} s")
     return 0
