@@ -30,8 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("output", type=Path, help="new bag to write (must not exist)")
     parser.add_argument("--classes", nargs="+", default=[], metavar="NAME", help="class names to detect (the label map)")
     cameras = parser.add_mutually_exclusive_group()
-    cameras.add_argument("--topic", nargs="+", metavar="TOPIC",
-                         help="camera topic(s) to label (Image or CompressedImage); needed when the bag has several")
+    cameras.add_argument("--topic", nargs="+", action="extend", metavar="TOPIC",
+                         help="camera topic(s) to label (Image or CompressedImage; --topic A B or --topic A --topic B); "
+                         "needed when the bag has several. Put it after IN OUT: it takes every name that follows")
     cameras.add_argument("--all-cameras", action="store_true",
                          help="label every image topic of the bag (rendered .../overlay topics excepted)")
     parser.add_argument("--storage", choices=("mcap", "sqlite3"), default="mcap", help="output storage (default mcap)")
