@@ -68,7 +68,9 @@ class DetectorConfig:
     model: str = ""  # local directory, hub name (transformers) or .onnx file
     class_names: list[str] = field(default_factory=lambda: ["person", "car", "bicycle", "dog"])
     # The backend's own pre-filter. Deliberately low: the dynamic threshold needs to see the
-    # frame's whole score distribution, noise included.
+    # frame's whole score distribution, noise included. The statistics do depend on it
+    # (bench_smart_od, tune split, F1 gap to the best fixed cut at floor 0 / 0.02 / 0.05 / 0.1:
+    # clutter -3.3 / -2.9 / -2.1 / -0.8, low-confidence -0.6 / -0.6 / -0.9 / -2.6).
     score_floor: float = 0.05
     max_detections: int = 300  # highest-scoring detections kept per call
     nms_iou: float = 0.7  # class-aware NMS on every backend's output (1.0 disables)
@@ -110,7 +112,7 @@ class ThresholdConfig:
     # scores or looks like one mode: a small pool mostly lacks the evidence, not the false
     # positives, and its verdict "no cut" let every one above theta_min through. N counts frames
     # since that cut, so a scene that really changed is re-judged at most N frames after its pool
-    # turned one-mode. bench_smart_od, tune split, window 1 (per-frame pools), hold 10 vs 0: F1
+    # turned one-mode. bench_smart_od, tune split, score floor 0, window 1 (per-frame pools), hold 10 vs 0: F1
     # sparse 78.4 vs 59.8, clutter 73.7 vs 63.5, low-confidence 79.1 vs 72.8, sim scenes +1.9 to
     # +3.3, objects-only 98.4 vs 99.9 (a rare cut inside steady objects is held too); the pooled
     # default was unchanged there. 0 = off. The state belongs to one stream (ScoreWindow, one per
