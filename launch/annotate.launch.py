@@ -18,7 +18,7 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from sam2auto_ros.ros.launch_params import PARAMS_FILE_ARGUMENT, node_parameters
+from sam2auto_ros.ros.launch_params import PARAMS_FILE_ARGUMENT, node_parameters, produced_values
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"  # share/sam2auto_ros/config when installed
 
@@ -73,7 +73,11 @@ def nodes(context):
                 "use_sim_time": "use_sim_time", "bag_path": "bag", "storage": "storage", "compressed": "compressed",
                 "labels": "classes", "model": "model", "backend": "propagator", "cameras": "cameras",
                 # named cameras are recorded as <camera>/image, like the nodes read them
-                **({} if context.launch_configurations.get("cameras") else {"image_topic": "image_topic"})}),
+                **({} if context.launch_configurations.get("cameras") else {"image_topic": "image_topic"})},
+                # the recorder follows what your params_file gives the pipeline nodes (bag metadata, inputs)
+                produced_values(context, {"labels": ("smart_od_node", "classes"), "model": ("flash_node", "model"),
+                                          "backend": ("flash_node", "propagator"), "cameras": ("smart_od_node", "cameras"),
+                                          "compressed": ("smart_od_node", "compressed_input")})),
             condition=IfCondition(arg("record")), output="screen",
         ),
     ]

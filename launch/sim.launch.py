@@ -15,7 +15,7 @@ from launch.conditions import IfCondition
 from launch.substitutions import LaunchConfiguration
 from launch_ros.actions import Node
 
-from sam2auto_ros.ros.launch_params import PARAMS_FILE_ARGUMENT, node_parameters
+from sam2auto_ros.ros.launch_params import PARAMS_FILE_ARGUMENT, node_parameters, produced_values
 
 CONFIG = Path(__file__).resolve().parent.parent / "config"
 
@@ -68,7 +68,9 @@ def nodes(context):
             package="sam2auto_ros", executable="recorder_node", name="recorder_node", namespace=arg("namespace"),
             parameters=node_parameters(context, CONFIG, ["sim.yaml"], {
                 "use_sim_time": "use_sim_time", "bag_path": "bag", "storage": "storage", "model": "propagator",
-                "backend": "propagator"}),
+                "backend": "propagator"},
+                # bag metadata follows what your params_file gives flash_node
+                produced_values(context, {"model": ("flash_node", "propagator"), "backend": ("flash_node", "propagator")})),
             condition=IfCondition(arg("record")), output="screen",
         ),
     ]

@@ -13,6 +13,10 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import yaml
+
+from sam2auto_ros.core.param_files import node_parameters as file_node_parameters
+
 PARAMS_FILE_ARGUMENT = ("params_file", "",
                         "Your parameter file (keys /**/<node_name>), applied over the package's config/*.yaml; "
                         "launch arguments given on the command line still win.")
@@ -31,14 +35,45 @@ def node_parameters(context: Any, config_dir: Path, config_files: Sequence[str],
     out: list[Any] = [str(config_dir / name) for name in config_files if (config_dir / name).is_file()]
     if fixed:
         out.append(dict(fixed))
-    user_file = values.get("params_file", "").strip()
-    if user_file:
-        path = Path(user_file).expanduser()
-        if not path.is_file():
-            raise ValueError(f"params_file:={user_file} does not exist; pass a ROS 2 parameter file "
-                             "(keys /**/<node_name>: ros__parameters: ...)")
-        out.append(str(path.resolve()))
+    path = _user_file(context)
+    if path is not None:
+        out.append(str(path))
     given = {param: LaunchConfiguration(arg) for param, arg in from_arguments.items() if values.get(arg, "") != ""}
     if given:
         out.append(given)
+    return out
+
+
+def _user_file(context: Any) -> Path | None:
+    user_file = context.launch_configurations.get("params_file", "").strip()
+    if not user_file:
+        return None
+    path = Path(user_file).expanduser()
+    if not path.is_file():
+        raise ValueError(f"params_file:={user_file} does not exist; pass a ROS 2 parameter file "
+                         "(keys /**/<node_name>: ros__parameters: ...)")
+    return path.resolve()
+
+
+def produced_values(context: Any, sources: Mapping[str, tuple[str, str]]) -> dict[str, Any]:
+    """Values the user's params_file sets on the nodes that produce them, for a node that records
+    them: ``{"labels": ("smart_od_node", "classes")}`` gives the recorder's ``labels`` the classes
+    the file gives smart_od_node, so a file that changes the classes or the backend does not leave
+    the bag's label map stale. Meant as ``node_parameters``' ``fixed``: the file's own section for
+    the recording node and the typed arguments still win."""
+    path = _user_file(context)
+    if path is None:
+        return {}
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"params_file:={path} is not valid YAML: {exc}") from exc
+    if not isinstance(document, Mapping):
+        raise ValueError(f"params_file:={path} must hold a mapping of node names, not {type(document).__name__}")
+    namespace = context.launch_configurations.get("namespace", "")
+    out = {}
+    for param, (node, source) in sources.items():
+        found = file_node_parameters(document, node, namespace) or {}
+        if source in found:
+            out[param] = found[source]
     return out

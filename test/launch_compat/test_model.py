@@ -127,3 +127,40 @@ def test_never_used_where_real_launch_exists():
     # Here (pip-only) the real packages are absent, so the layer is what runs; where they exist
     # `sam2auto launch` takes the real LaunchService path instead (not testable here).
     assert real_launch_available() is False
+
+
+def _effective(call, node: str, namespace: str = "sam2auto") -> dict:
+    """What a node ends up with from its ``parameters=`` list, files read as rcl reads them."""
+    from sam2auto_ros.core.param_files import ParamFileError, read_node_parameters
+
+    merged: dict = {}
+    for item in call.parameters:
+        if isinstance(item, str):
+            try:
+                merged.update(read_node_parameters(item, node, namespace))
+            except ParamFileError:  # a file without a section for this node
+                continue
+        else:
+            merged.update(item)
+    return merged
+
+
+def test_recorder_follows_the_pipeline_values_of_the_users_file(tmp_path):
+    description = load(ROOT / "launch" / "annotate.launch.py")
+    user = tmp_path / "mine.yaml"
+    user.write_text("/**/smart_od_node:\n  ros__parameters:\n    classes: [person, forklift]\n    cameras: [front, rear]\n"
+                    "/**/flash_node:\n  ros__parameters:\n    propagator: onnx\n")
+
+    def recorder(**typed):
+        _, calls, _ = description.evaluate({"params_file": str(user), "record": "true", **typed})
+        return _effective(next(c for c in calls if c.executable == "recorder_node"), "recorder_node")
+
+    got = recorder()
+    assert (got["labels"], got["backend"], got["cameras"]) == (["person", "forklift"], "onnx", ["front", "rear"])
+    assert got["model"] == "sam2.1_hiera_tiny"  # not in the user's file: the package's config
+    assert recorder(classes="[dog]")["labels"] == ["dog"]  # typed arguments still win
+    user.write_text(user.read_text() + "/**/recorder_node:\n  ros__parameters:\n    labels: [mine]\n")
+    assert recorder()["labels"] == ["mine"]  # and so does the file's own recorder section
+    user.write_text("/**/smart_od_node: [unclosed\n")
+    with pytest.raises(LaunchCompatError, match="not valid YAML"):
+        recorder()
