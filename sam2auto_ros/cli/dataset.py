@@ -5,7 +5,9 @@ into a camera bag (CompressedImage, stamped at the video's rate), ready for ``an
 
 ``sam2auto dataset export BAG --format coco ytvis mots mot --out DIR`` writes the bag's tracks
 in each format, the frames as JPEGs (``DIR/images/<video>/``) and an overlay video
-(``DIR/overlay.mp4``). ``sam2auto dataset recover BAG`` finishes a bag whose recorder was killed
+(``DIR/overlay.mp4``). A bag with several cameras' tracks needs ``--camera NAME`` (image topic,
+namespace or name: ``/front/image``, ``/front``, ``front``) or ``--all-cameras`` (one dataset, a
+video per camera, named after it). DIR must be new or empty; nothing is left there if the export fails. ``sam2auto dataset recover BAG`` finishes a bag whose recorder was killed
 (everything flushed before the kill is kept: at most the recorder's ``flush_period_s`` is lost).
 """
 
@@ -26,10 +28,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     export = sub.add_parser("export", help="tracks of a bag -> COCO / YouTube-VIS / MOTS / MOT files")
     export.add_argument("bag", type=Path, help="annotated or recorded bag")
     export.add_argument("--format", nargs="+", choices=FORMATS, default=list(FORMATS), dest="formats")
-    export.add_argument("--out", type=Path, required=True, help="output folder")
-    export.add_argument("--tracks-topic", help="InstanceMaskArray topic with the tracks (default: found by name)")
+    export.add_argument("--out", type=Path, required=True, help="output folder (new or empty)")
+    which = export.add_mutually_exclusive_group()
+    which.add_argument("--camera", metavar="NAME",
+                       help="the camera to export from a bag with several: its image topic (/front/image), namespace "
+                            "(/front) or name (front)")
+    which.add_argument("--all-cameras", action="store_true",
+                       help="export every camera into one dataset, a video per camera named after it")
+    export.add_argument("--tracks-topic", help="InstanceMaskArray topic with the tracks (default: found by name); "
+                        "its frames come from its camera's image topic")
     export.add_argument("--classes", nargs="+", metavar="NAME", help="label map (default: the bag's metadata)")
-    export.add_argument("--video-name", default="video", help="video name inside the dataset (image folder)")
+    export.add_argument("--video-name",
+                        help="video name inside the dataset (image folder; default: 'video', or the camera's name when "
+                             "the bag has several cameras)")
     export.add_argument("--no-images", action="store_true", help="do not write the frames as JPEGs")
     export.add_argument("--no-video", action="store_true", help="do not write overlay.mp4")
     export.add_argument("--fps", type=float, help="overlay video rate (default: from the stamps)")
@@ -51,14 +62,19 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_export(args: argparse.Namespace) -> int:
-    from sam2auto_ros.export.from_bag import export_bag
+    from sam2auto_ros.export.from_bag import ONE_VIDEO_NAME, export_bag, select_cameras
 
     try:
-        written = export_bag(args.bag, args.out, args.formats, tracks_topic=args.tracks_topic, classes=args.classes,
-                             images=not args.no_images, video=not args.no_video, fps=args.fps, video_name=args.video_name)
+        written = export_bag(args.bag, args.out, args.formats, tracks_topic=args.tracks_topic, camera=args.camera,
+                             all_cameras=args.all_cameras, classes=args.classes, images=not args.no_images,
+                             video=not args.no_video, fps=args.fps, video_name=args.video_name)
+        cameras = select_cameras(args.bag, args.camera, args.tracks_topic, args.all_cameras)
     except (ExportError, BagError) as exc:
         print(f"sam2auto dataset export: error: {exc}", file=sys.stderr)
         return 2
+    for camera in cameras:
+        if camera.video_name != ONE_VIDEO_NAME:  # the bag has several cameras: say which were written
+            print(f" camera: {camera.describe()}")
     for what, path in written.items():
         print(f"{what:>7}: {path}")
     return 0

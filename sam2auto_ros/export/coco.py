@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sam2auto_ros.core.instance import FrameInstances
@@ -59,6 +59,25 @@ def to_coco(
                 }
             )
     return {"images": images, "annotations": annotations, "categories": categories.to_coco()}
+
+
+def to_coco_videos(videos: Mapping[str, Sequence[FrameInstances]], categories: Categories, tracked_only: bool = False) -> dict:
+    """Several videos (a bag's cameras) in one COCO dict, each as ``to_coco`` makes it.
+
+    Image and annotation ids run on through the videos (COCO wants them unique); every image and
+    annotation carries its ``video_id`` and ``videos`` lists ``{id, name}``. Track ids stay the
+    video's own (each camera has its own tracker), so ``(video_id, track_id)`` names one object.
+    """
+    listed, images, annotations = [], [], []
+    for video_id, (name, frames) in enumerate(videos.items(), 1):
+        part = to_coco(frames, categories, tracked_only=tracked_only, video_name=name)
+        first_image, first_ann = len(images), len(annotations)
+        for image in part["images"]:
+            images.append({**image, "id": image["id"] + first_image, "video_id": video_id})
+        for ann in part["annotations"]:
+            annotations.append({**ann, "id": ann["id"] + first_ann, "image_id": ann["image_id"] + first_image, "video_id": video_id})
+        listed.append({"id": video_id, "name": name})
+    return {"videos": listed, "images": images, "annotations": annotations, "categories": categories.to_coco()}
 
 
 def write_coco(path: str | Path, frames: Sequence[FrameInstances], categories: Categories, **kwargs) -> Path:

@@ -11,7 +11,7 @@ higher-scoring instance keeps the shared pixels).
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -39,10 +39,22 @@ def davis_palette() -> list[int]:
 
 def write_davis(out_dir: str | Path, frames: Sequence[FrameInstances], video_name: str = "video") -> Path:
     """Write ``<out_dir>/Annotations/<video>/*.png`` and ``<out_dir>/meta.json``; returns ``out_dir``."""
+    return write_davis_videos(out_dir, {video_name: frames})
+
+
+def write_davis_videos(out_dir: str | Path, videos: Mapping[str, Sequence[FrameInstances]]) -> Path:
+    """Several videos in one DAVIS / YouTube-VOS folder: ``Annotations/<video>/`` each, one ``meta.json``
+    (object ids are per video, as in YouTube-VOS); returns ``out_dir``."""
+    out_dir = Path(out_dir)
+    meta = {name: {"objects": _write_video(out_dir / "Annotations" / name, frames, name)} for name, frames in videos.items()}
+    (out_dir / "meta.json").write_text(json.dumps({"videos": meta}, indent=1))
+    return out_dir
+
+
+def _write_video(folder: Path, frames: Sequence[FrameInstances], video_name: str) -> dict[str, dict]:
+    """One video's PNGs into ``folder``; returns its meta.json ``objects``."""
     from PIL import Image
 
-    out_dir = Path(out_dir)
-    folder = out_dir / "Annotations" / video_name
     folder.mkdir(parents=True, exist_ok=True)
     object_ids: dict[int, int] = {}
     objects: dict[str, dict] = {}
@@ -63,5 +75,4 @@ def write_davis(out_dir: str | Path, frames: Sequence[FrameInstances], video_nam
         image = Image.fromarray(ids, mode="P")
         image.putpalette(palette)
         image.save(folder / f"{stem}.png")
-    (out_dir / "meta.json").write_text(json.dumps({"videos": {video_name: {"objects": objects}}}, indent=1))
-    return out_dir
+    return objects

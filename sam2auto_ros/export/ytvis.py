@@ -1,10 +1,11 @@
-"""YouTube-VIS: one video, one annotation per track holding its per-frame masks (None where absent)."""
+"""YouTube-VIS: one video (or several: ``to_ytvis_videos``), one annotation per track holding its
+per-frame masks (None where absent)."""
 
 from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from sam2auto_ros.core.instance import FrameInstances
@@ -75,6 +76,18 @@ def to_ytvis(
         )
     video = {"id": 1, "name": video_name, "width": width, "height": height, "length": len(frames), "file_names": names}
     return {"videos": [video], "annotations": annotations, "categories": categories.to_coco()}
+
+
+def to_ytvis_videos(videos: Mapping[str, Sequence[FrameInstances]], categories: Categories) -> dict:
+    """Several videos (a bag's cameras) in one YouTube-VIS dict: video ids 1..N in order, annotation
+    (instance) ids numbered through all videos; ``track_id`` stays the video's own tracker id."""
+    listed, annotations = [], []
+    for video_id, (name, frames) in enumerate(videos.items(), 1):
+        part = to_ytvis(frames, categories, video_name=name)
+        listed.append({**part["videos"][0], "id": video_id})
+        for ann in part["annotations"]:
+            annotations.append({**ann, "id": len(annotations) + 1, "video_id": video_id})
+    return {"videos": listed, "annotations": annotations, "categories": categories.to_coco()}
 
 
 def write_ytvis(path: str | Path, frames: Sequence[FrameInstances], categories: Categories, **kwargs) -> Path:
