@@ -5,17 +5,17 @@ from the image topic the bag's metadata links it to (``annotate-bag`` writes the
 image topic -> its annotation topics, because its output namespace is not the camera's), else the
 image topic beside it (``<ns>/image`` or ``<ns>/image/compressed``, as the live recorder writes
 ``<ns>/front/image`` next to ``<ns>/front/tracks``; else the one image topic in ``<ns>``), else the
-bag's only camera topic. Tracks topics that take their frames from one image topic are ONE camera
-(a live recording annotated offline): the annotator's tracks are exported, then
-``/sam2auto/annotated/tracks``, ``/sam2auto/tracks``, then the first by name. A camera is named
-after its namespace's last part (``/front/image`` -> ``front``; the whole namespace, ``/`` -> ``_``,
-where last parts repeat).
+bag's one camera topic (metadata ``image_topic``, else its only image topic). Tracks topics that
+take their frames from one image topic are ONE camera (a live recording annotated offline): the
+annotator's tracks are exported, then ``/sam2auto/annotated/tracks``, ``/sam2auto/tracks``, then
+the first by name. A camera is named after its namespace's last part (``/front/image`` ->
+``front``; the whole namespace, ``/`` -> ``_``, where last parts repeat).
 
 Which camera: a bag with one is exported as before. With several, ``camera`` (the image topic,
 the namespace or the name: ``/front/image``, ``/front``, ``front``) or ``tracks_topic`` chooses one
 (nothing is written without a choice), or ``all_cameras`` writes them all as ONE dataset with a
-video per camera (see ``export_videos``); a video is named after its camera unless ``video_name``
-says otherwise (one-camera bags: ``video``, as before).
+video per camera (see ``export_videos``; a bag with one camera gets the one-camera layout). A video
+is named after its camera unless ``video_name`` says otherwise (one-camera bags: ``video``, as before).
 
 The label map comes from ``classes``, else the bag's metadata, else the labels seen. Frames are
 paired with tracks by header stamp, so a dataset's images are the frames the masks were made on.
@@ -119,7 +119,6 @@ class _Bag:
     """A bag's topics and metadata, and the links from annotation topics to the image topics they were made on."""
 
     def __init__(self, path: str | Path) -> None:
-        self.path = path
         reader = open_reader(path)
         self.topics = {c.topic: c.msgtype for c in reader.connections}
         reader.close()
@@ -164,13 +163,12 @@ class _Bag:
         """Every camera with tracks, ordered by namespace."""
         tracks = [t for t in self.arrays() if t.rsplit("/", 1)[-1] == TRACKS_NAME]
         tracks.sort(key=lambda t: (t not in self.links, TRACK_TOPICS.index(t) if t in TRACK_TOPICS else len(TRACK_TOPICS), t))
-        groups: dict[str, list[str]] = {}
+        groups: dict[str, tuple[str | None, list[str]]] = {}  # image topic (else the tracks topic) -> its tracks
         for topic in tracks:
             image = self.image_for(topic)
-            groups.setdefault(image if image is not None else f"tracks:{topic}", []).append(topic)
+            groups.setdefault(image or topic, (image, []))[1].append(topic)
         found = []
-        for key, topics in groups.items():
-            image = None if key.startswith("tracks:") else key
+        for image, topics in groups.values():
             ns = self.namespace(image) if image is not None else _parent(topics[0])
             found.append(BagCamera("", ns, image, topics[0], tuple(topics[1:])))
         found.sort(key=lambda c: (c.namespace, c.image_topic or "", c.tracks_topic))

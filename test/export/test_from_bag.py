@@ -332,3 +332,11 @@ def test_cli_camera_flags(two_camera_labelled, tmp_path, capsys):
     with pytest.raises(SystemExit):  # argparse: mutually exclusive
         cli_main(["dataset", "export", bag, "--out", str(tmp_path / "x"), "--camera", "rear", "--all-cameras"])
     assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_all_cameras_on_a_one_camera_bag_is_the_plain_export(labelled, tmp_path):
+    _, _, bag = labelled
+    plain = export_bag(bag, tmp_path / "plain", ["coco", "mots"], images=False, video=False)
+    every = export_bag(bag, tmp_path / "every", ["coco", "mots"], all_cameras=True, images=False, video=False)
+    assert [p.relative_to(tmp_path / "every") for p in every.values()] == [p.relative_to(tmp_path / "plain") for p in plain.values()]
+    assert all(every[k].read_bytes() == plain[k].read_bytes() for k in plain)
