@@ -16,6 +16,7 @@ from pycocotools.cocoeval import COCOeval
 from sam2auto_ros.annotate_bag import annotate_bag, record_scene_bag
 from sam2auto_ros.cli import main as cli_main
 from sam2auto_ros.core.instance import FrameInstances
+from sam2auto_ros.eval.readers import read_ytvis
 from sam2auto_ros.export import Categories, ExportError, read_mots, to_coco
 from sam2auto_ros.export.from_bag import export_bag, load_tracks, select_cameras
 from sam2auto_ros.io import msg_types
@@ -229,6 +230,15 @@ def test_all_cameras_make_one_dataset_with_a_video_per_camera(two_camera_labelle
     for video_id, name in enumerate(camera_frames, 1):
         seen = {i.track_id for f in tracks[name].frames for i in f.instances if i.mask is not None and i.mask.area > 0}
         assert {a["track_id"] for a in ytvis["annotations"] if a["video_id"] == video_id} == seen
+    # ... and the evaluation harness's reader gives each camera's masks back under its video name
+    back_videos = read_ytvis(written["ytvis"])
+    assert list(back_videos) == ["front", "rear"]
+    for name, frames in back_videos.items():
+        assert len(frames) == counts[name]
+        for back, orig in zip(frames, tracks[name].frames):
+            want = {i.track_id: i.mask.to_array() for i in orig.instances if i.mask is not None and i.mask.area > 0}
+            assert {i.track_id for i in back.instances} == set(want)
+            assert all(np.array_equal(i.mask.to_array(), want[i.track_id]) for i in back.instances)
     # MOTS / MOT: a sequence file per camera; DAVIS: a folder per camera and one meta.json
     for name in camera_frames:
         back = read_mots(written["mots"] / f"{name}.txt", Categories(CLASS_NAMES))
