@@ -59,6 +59,7 @@ from sam2auto_ros.core.instance import FrameInstances
 from sam2auto_ros.core.masks import MaskCodecError
 from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import BagError, BagWriter, open_reader, read_messages
+from sam2auto_ros.io.camera_topics import camera_namespace, is_overlay
 from sam2auto_ros.io.images import ImageError, decode_compressed, image_fields, image_to_array, to_rgb
 from sam2auto_ros.io.instance_msgs import MessageClasses, frame_from_msg, frame_to_msg, ns_to_stamp, stamp_to_ns
 from sam2auto_ros.io.overlay import render_overlay
@@ -71,7 +72,6 @@ OUTPUT_NS = "/sam2auto/annotated"
 ``<ns><camera namespace>/...``). Not the live graph's ``/sam2auto/{detections,tracks}``, so a bag
 recorded from the live graph can be annotated offline without a clash."""
 TRUTH_NAME = "ground_truth"
-OVERLAY_NAME = "overlay"
 SIM_IMAGE_TOPIC = "/sam2auto/image"
 SIM_TRUTH_TOPIC = f"/sam2auto/{TRUTH_NAME}"
 
@@ -152,24 +152,6 @@ def output_topics(ns: str = OUTPUT_NS) -> dict[str, str]:
     }
 
 
-def _camera_base(topic: str, msgtype: str) -> str:
-    """An image topic without image_transport's ``/compressed`` suffix (CompressedImage only)."""
-    return topic[: -len("/compressed")] if msgtype == msg_types.COMPRESSED_IMAGE and topic.endswith("/compressed") else topic
-
-
-def _camera_namespace(topic: str, msgtype: str) -> str:
-    """The camera an image topic belongs to: its parent namespace (``""`` at the root).
-
-    ``/front/image`` -> ``/front``; ``/front/image/compressed`` (CompressedImage) -> ``/front``.
-    """
-    return _camera_base(topic, msgtype).rsplit("/", 1)[0]
-
-
-def _is_overlay(topic: str, msgtype: str) -> bool:
-    """A rendered overlay (this tool's or the live graph's output), not a camera."""
-    return _camera_base(topic, msgtype).rsplit("/", 1)[-1] == OVERLAY_NAME
-
-
 def _requested(topic: str | Sequence[str] | None) -> list[str]:
     requested = [topic] if isinstance(topic, str) else list(topic or ())
     twice = sorted({t for t in requested if requested.count(t) > 1})
@@ -209,7 +191,7 @@ def _plan(path: Path, topic: str | Sequence[str] | None, all_cameras: bool, trut
     images = sorted(t for t, ty in topics.items() if ty in IMAGE_TYPES)
     listed = ", ".join(images) or "none"
     if all_cameras:
-        requested = [t for t in images if not _is_overlay(t, topics[t])]
+        requested = [t for t in images if not is_overlay(t, topics[t])]
         if not requested:
             raise AnnotateError(f"bag {path} has no camera topics to label (image topics: {listed})")
     elif not requested:
@@ -246,7 +228,7 @@ def _single_truth(path: Path, topic: str, topics: dict[str, str], truth_topic: s
     """One camera's ground truth: the one asked for, else its namespace's, else any ``.../ground_truth`` topic."""
     if truth_topic is not None or not needs_truth:
         return truth_topic
-    sibling = f"{_camera_namespace(topic, topics[topic])}/{TRUTH_NAME}"
+    sibling = f"{camera_namespace(topic, topics[topic])}/{TRUTH_NAME}"
     if topics.get(sibling) == msg_types.INSTANCE_MASK_ARRAY:
         return sibling
     candidates = sorted(t for t, ty in topics.items() if ty == msg_types.INSTANCE_MASK_ARRAY and t.rsplit("/", 1)[-1] == TRUTH_NAME)
@@ -263,7 +245,7 @@ def _cameras(path: Path, requested: list[str], topics: dict[str, str], counts: d
     """Several cameras: one per namespace, each with its namespace's truth and its own output topics."""
     by_ns: dict[str, list[str]] = {}
     for name in requested:
-        by_ns.setdefault(_camera_namespace(name, topics[name]), []).append(name)
+        by_ns.setdefault(camera_namespace(name, topics[name]), []).append(name)
     shared = {ns: names for ns, names in by_ns.items() if len(names) > 1}
     if shared:
         ns, names = min(shared.items())
@@ -273,7 +255,7 @@ def _cameras(path: Path, requested: list[str], topics: dict[str, str], counts: d
         )
     cameras = []
     for name in requested:
-        ns = _camera_namespace(name, topics[name])
+        ns = camera_namespace(name, topics[name])
         truth = f"{ns}/{TRUTH_NAME}" if needs_truth else None
         if truth is not None and truth not in topics:
             raise AnnotateError(

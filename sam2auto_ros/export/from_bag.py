@@ -47,6 +47,7 @@ from sam2auto_ros.export import FORMATS, Categories, ExportError, export_tracks,
 from sam2auto_ros.export.coco import frame_file_name
 from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import DAMAGED_BAG_ERRORS, BagMessage, open_reader, read_messages
+from sam2auto_ros.io.camera_topics import camera_namespace, is_overlay
 from sam2auto_ros.io.images import ImageError, decode_compressed, image_to_array, to_rgb
 from sam2auto_ros.io.instance_msgs import frame_from_msg, stamp_to_ns
 from sam2auto_ros.io.overlay import OverlayVideo
@@ -109,12 +110,6 @@ def _parent(topic: str) -> str:
     return topic.rsplit("/", 1)[0]
 
 
-def _camera_base(topic: str, msgtype: str) -> str:
-    """An image topic without image_transport's ``/compressed`` suffix (CompressedImage only)."""
-    compressed = msgtype == msg_types.COMPRESSED_IMAGE and topic.endswith("/compressed")
-    return topic[: -len("/compressed")] if compressed else topic
-
-
 class _Bag:
     """A bag's topics and metadata, and the links from annotation topics to the image topics they were made on."""
 
@@ -123,7 +118,7 @@ class _Bag:
         self.topics = {c.topic: c.msgtype for c in reader.connections}
         reader.close()
         self.custom = bag_custom_data(path)
-        self.images = sorted(t for t, ty in self.topics.items() if ty in IMAGE_TYPES and not self._is_overlay(t))
+        self.images = sorted(t for t, ty in self.topics.items() if ty in IMAGE_TYPES and not is_overlay(t, ty))
         pairs = []
         cameras = _json(self.custom.get("cameras"))
         if isinstance(cameras, dict):
@@ -134,12 +129,9 @@ class _Bag:
         self.links = {topic: image for image, outs in pairs if image in self.images and isinstance(outs, dict)
                       for topic in outs.values() if isinstance(topic, str)}
 
-    def _is_overlay(self, topic: str) -> bool:
-        return _camera_base(topic, self.topics[topic]).rsplit("/", 1)[-1] == "overlay"
-
     def namespace(self, image_topic: str) -> str:
         """The camera an image topic belongs to: ``/front/image`` and ``/front/image/compressed`` -> ``/front``."""
-        return _parent(_camera_base(image_topic, self.topics[image_topic]))
+        return camera_namespace(image_topic, self.topics[image_topic])
 
     def arrays(self) -> list[str]:
         return sorted(t for t, ty in self.topics.items() if ty == msg_types.INSTANCE_MASK_ARRAY)
