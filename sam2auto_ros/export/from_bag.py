@@ -17,7 +17,7 @@ the namespace or the name: ``/front/image``, ``/front``, ``front``) or ``tracks_
 video per camera (see ``export_videos``; a bag with one camera gets the one-camera layout). A video
 is named after its camera unless ``video_name`` says otherwise (one-camera bags: ``video``, as before).
 
-The label map comes from ``classes``, else the bag's metadata, else the labels seen. Frames are
+The label map comes from ``classes``, else the bag's metadata followed by any other label seen. Frames are
 paired with tracks by header stamp, so a dataset's images are the frames the masks were made on.
 
 All or nothing: cameras, tracks (decoded) and the image stamps of every track frame are checked
@@ -240,8 +240,14 @@ def _read_tracks(bag: str | Path, topic: str) -> list[FrameInstances]:
 
 
 def _categories(bag: str | Path, classes: Sequence[str] | None, frames: list[FrameInstances]) -> Categories:
-    names = list(classes) if classes else _label_map(bag_custom_data(bag))
-    return Categories(names) if names else Categories.from_frames(frames)
+    """``classes`` as given (a label outside them is an error), else the bag's label map with any
+    label the tracks carry beyond it appended in name order: classes changed at run time (the
+    detector's ``set_classes``) or a stale map keep the recorded ids and lose no object."""
+    if classes:
+        return Categories(list(classes))
+    names = _label_map(bag_custom_data(bag)) or []
+    seen = Categories.from_frames(frames).names
+    return Categories([*names, *(label for label in seen if label not in names)])
 
 
 def load_tracks(

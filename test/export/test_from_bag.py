@@ -115,7 +115,7 @@ def two_camera_labelled(camera_frames, tmp_path_factory):
     return out
 
 
-def _live_bag(path, camera_frames, compressed=("rear",), truth=False, skip_image=None, corrupt_image=None):
+def _live_bag(path, camera_frames, compressed=("rear",), truth=False, skip_image=None, corrupt_image=None, labels=CLASS_NAMES):
     """A bag as the live graph's recorder writes it with `cameras: [front, rear]` in namespace /sam2auto:
     `/sam2auto/<camera>/image` (CompressedImage on the same name for `compressed` cameras) and
     `/sam2auto/<camera>/tracks` (here the simulator's truth stands in for FLASH's tracks), stamped with
@@ -123,7 +123,7 @@ def _live_bag(path, camera_frames, compressed=("rear",), truth=False, skip_image
     store, classes = msg_types.typestore(), MessageClasses.rosbags()
     merged = sorted(((sim.stamp_ns, name, sim) for name, frames in camera_frames.items() for sim in frames), key=lambda x: x[:2])
     with BagWriter(path) as writer:
-        writer.set_custom_data("labels", json.dumps(CLASS_NAMES))
+        writer.set_custom_data("labels", json.dumps(list(labels)))
         for stamp, name, sim in merged:
             ns, frame_id = f"/sam2auto/{name}", f"{name}_camera"
             header = classes.header(stamp=ns_to_stamp(stamp, classes.time), frame_id=frame_id)
@@ -350,3 +350,16 @@ def test_all_cameras_on_a_one_camera_bag_is_the_plain_export(labelled, tmp_path)
     every = export_bag(bag, tmp_path / "every", ["coco", "mots"], all_cameras=True, images=False, video=False)
     assert [p.relative_to(tmp_path / "every") for p in every.values()] == [p.relative_to(tmp_path / "plain") for p in plain.values()]
     assert all(every[k].read_bytes() == plain[k].read_bytes() for k in plain)
+
+
+def test_labels_beyond_the_bags_label_map_are_appended_not_refused(camera_frames, tmp_path):
+    """Classes changed at run time leave the recorded map short: its ids stay, the rest follow."""
+    seen = sorted({i.label for frames in camera_frames.values() for sim in frames for i in sim.gt.instances})
+    assert len(seen) >= 2
+    bag = _live_bag(tmp_path / "live", camera_frames, labels=[seen[1], "forklift"])
+    export_bag(bag, tmp_path / "out", ["coco"], camera="front", images=False, video=False)
+    names = [c["name"] for c in sorted(json.loads((tmp_path / "out" / "coco.json").read_text())["categories"], key=lambda c: c["id"])]
+    assert names == [seen[1], "forklift", *(label for label in seen if label != seen[1])]
+    with pytest.raises(ExportError, match="not in the categories"):  # a label map given by the user is kept to
+        export_bag(bag, tmp_path / "strict", ["coco"], camera="front", classes=[seen[1]], images=False, video=False)
+    assert not (tmp_path / "strict").exists()
