@@ -68,7 +68,10 @@ def command(call: NodeCall, param_dir: Path) -> list[str]:
         cmd += ["-r", f"__ns:={call.namespace if call.namespace.startswith('/') else '/' + call.namespace}"]
     for i, entry in enumerate(call.parameters):
         if isinstance(entry, dict):
-            file = param_dir / f"{call.label}_{i}.yaml"
+            # unique: nodes of one name in several namespaces (one simulated camera each) share a label
+            fd, name = tempfile.mkstemp(prefix=f"{call.label}_{i}_", suffix=".yaml", dir=param_dir)
+            os.close(fd)
+            file = Path(name)
             file.write_text(yaml.safe_dump({"/**": {"ros__parameters": entry}}, sort_keys=False))
             entry = str(file)
         elif not Path(entry).is_file():
@@ -88,7 +91,7 @@ class Supervisor:
         self.env = {**env, "PYTHONUNBUFFERED": "1"}
         self.param_dir = param_dir
         self.out = out or sys.stdout
-        self.procs: list[tuple[NodeCall, subprocess.Popen]] = []
+        self.procs: list[tuple[str, subprocess.Popen]] = []  # (label in the log, process)
         self._stop = threading.Event()
         self._lock = threading.Lock()
 
@@ -102,12 +105,15 @@ class Supervisor:
 
     def start(self) -> None:
         commands = [(call, command(call, self.param_dir)) for call in self.calls]  # all checked before any starts
+        labels = [call.label for call in self.calls]
         for call, cmd in commands:
+            # a label several nodes share gets its namespace, as the log must say which one spoke
+            label = f"{call.namespace.strip('/')}/{call.label}" if labels.count(call.label) > 1 and call.namespace else call.label
             proc = subprocess.Popen(cmd, env=self.env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                     start_new_session=True)  # our own SIGINT forwarding, not the terminal's
-            self.procs.append((call, proc))
-            threading.Thread(target=self._pump, args=(call.label, proc), daemon=True).start()
-            self._say(f"[launch] started {call.label} (pid {proc.pid})")
+            self.procs.append((label, proc))
+            threading.Thread(target=self._pump, args=(label, proc), daemon=True).start()
+            self._say(f"[launch] started {label} (pid {proc.pid})")
 
     def request_stop(self, *_: object) -> None:
         self._stop.set()
@@ -116,9 +122,9 @@ class Supervisor:
         """Until a stop request (returns 0) or a node exiting on its own (returns 1)."""
         failed: tuple[str, int] | None = None
         while not self._stop.is_set() and failed is None:
-            for call, proc in self.procs:
+            for label, proc in self.procs:
                 if proc.poll() is not None:
-                    failed = (call.label, proc.returncode)
+                    failed = (label, proc.returncode)
                     break
             self._stop.wait(0.2)
         if failed is not None:
@@ -131,11 +137,11 @@ class Supervisor:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGINT)
         deadline = time.monotonic() + STOP_TIMEOUT_S
-        for call, proc in self.procs:
+        for label, proc in self.procs:
             try:
                 proc.wait(max(deadline - time.monotonic(), 0.1))
             except subprocess.TimeoutExpired:
-                self._say(f"[launch] {call.label} ignored SIGINT for {STOP_TIMEOUT_S} s; killing it")
+                self._say(f"[launch] {label} ignored SIGINT for {STOP_TIMEOUT_S} s; killing it")
                 proc.kill()
                 proc.wait()
 

@@ -29,10 +29,11 @@ from sensor_msgs.msg import Image
 
 from sam2auto_ros.core.masks import MaskCodecError
 from sam2auto_ros.flash import FlashConfig, FlashConfigError, FlashTracker
+from sam2auto_ros.io.camera_topics import camera_topic
 from sam2auto_ros.io.overlay import render_overlay
 from sam2auto_ros.ros import vision
 from sam2auto_ros.ros.backends import PROPAGATOR_PARAMS, make_propagators
-from sam2auto_ros.ros.image_pipeline_node import IMAGE_PARAMS, NS_PER_MS, ImagePipelineNode, camera_topic
+from sam2auto_ros.ros.image_pipeline_node import IMAGE_PARAMS, NS_PER_MS, ImagePipelineNode
 from sam2auto_ros.ros.managed_node import OUTPUT_QOS, ConfigureError, run_node
 from sam2auto_ros.ros.messages import InstanceMaskArray, frame_from_msg, frames_msg, header, image_msg, stamp_to_ns
 from sam2auto_ros.ros.params import RUNTIME, ParamSpec, dataclass_specs, to_config_value

@@ -22,7 +22,6 @@ by default, since stamps are how detections find their frame.
 
 from __future__ import annotations
 
-import re
 import threading
 import time
 import traceback
@@ -33,6 +32,7 @@ from rclpy.event_handler import SubscriptionEventCallbacks
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
+from sam2auto_ros.io.camera_topics import camera_topic, check_camera_names
 from sam2auto_ros.io.images import ImageError
 from sam2auto_ros.ros.mailbox import LatestMailbox
 from sam2auto_ros.ros.managed_node import ConfigureError, ManagedNode
@@ -42,7 +42,6 @@ from sam2auto_ros.ros.params import ParamSpec
 
 NS_PER_MS = 1e6
 
-CAMERA_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]*(/[A-Za-z][A-Za-z0-9_]*)*")
 
 IMAGE_PARAMS = (
     ParamSpec("cameras", [""], "Cameras this node serves with one model: each name reads `<name>/image` and "
@@ -62,22 +61,11 @@ IMAGE_PARAMS = (
 
 
 def camera_names(value: Sequence[str]) -> tuple[str, ...]:
-    """The ``cameras`` parameter checked: unique relative ROS names, or ``("",)`` for one camera."""
-    names = tuple(str(v).strip().strip("/") for v in value)
-    if not any(names):
-        return ("",)
-    bad = [n for n in names if not CAMERA_NAME.fullmatch(n)]
-    if bad:
-        raise ConfigureError(f"cameras: {bad} are not topic names (letters, digits, _ and /, starting with a letter); "
-                             "e.g. cameras: [front, rear]")
-    if len(set(names)) != len(names):
-        raise ConfigureError(f"cameras: {list(names)} names a camera twice")
-    return names
-
-
-def camera_topic(camera: str, name: str) -> str:
-    """``name`` in ``camera``'s namespace (``name`` itself for the single unnamed camera)."""
-    return f"{camera}/{name}" if camera else name
+    """The ``cameras`` parameter checked (``check_camera_names``), refused as a configure error."""
+    try:
+        return check_camera_names(value)
+    except ValueError as exc:
+        raise ConfigureError(str(exc)) from None
 
 
 def image_qos(reliability: str) -> QoSProfile:

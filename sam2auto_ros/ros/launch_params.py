@@ -16,6 +16,7 @@ from typing import Any
 import yaml
 
 from sam2auto_ros.core.param_files import node_parameters as file_node_parameters
+from sam2auto_ros.io.camera_topics import check_camera_names
 
 PARAMS_FILE_ARGUMENT = ("params_file", "",
                         "Your parameter file (keys /**/<node_name>), applied over the package's config/*.yaml; "
@@ -23,9 +24,10 @@ PARAMS_FILE_ARGUMENT = ("params_file", "",
 
 
 def node_parameters(context: Any, config_dir: Path, config_files: Sequence[str], from_arguments: Mapping[str, str],
-                    fixed: Mapping[str, Any] | None = None) -> list[Any]:
+                    fixed: Mapping[str, Any] | None = None, overrides: Mapping[str, Any] | None = None) -> list[Any]:
     """``parameters=`` for one node: config files that exist, ``fixed`` values, the user's file,
-    then ``{parameter: LaunchConfiguration(argument)}`` for each argument given a non-empty value.
+    ``{parameter: LaunchConfiguration(argument)}`` for each argument given a non-empty value, then
+    ``overrides`` (values the launch file itself must decide, such as one camera of several).
 
     ``context`` is the launch context an ``OpaqueFunction`` receives.
     """
@@ -41,6 +43,8 @@ def node_parameters(context: Any, config_dir: Path, config_files: Sequence[str],
     given = {param: LaunchConfiguration(arg) for param, arg in from_arguments.items() if values.get(arg, "") != ""}
     if given:
         out.append(given)
+    if overrides:
+        out.append(dict(overrides))
     return out
 
 
@@ -64,16 +68,43 @@ def produced_values(context: Any, sources: Mapping[str, tuple[str, str]]) -> dic
     path = _user_file(context)
     if path is None:
         return {}
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"params_file:={path} is not valid YAML: {exc}") from exc
-    if not isinstance(document, Mapping):
-        raise ValueError(f"params_file:={path} must hold a mapping of node names, not {type(document).__name__}")
-    namespace = context.launch_configurations.get("namespace", "")
     out = {}
     for param, (node, source) in sources.items():
-        found = file_node_parameters(document, node, namespace) or {}
+        found = _file_section(path, node, context)
         if source in found:
             out[param] = found[source]
     return out
+
+
+def file_value(context: Any, config_dir: Path, config_files: Sequence[str], node: str, name: str, default: Any) -> Any:
+    """``node``'s parameter ``name`` as the package's config files and the user's params_file set it
+    (the later wins), for a launch file that derives values from it."""
+    value = default
+    for path in [config_dir / f for f in config_files if (config_dir / f).is_file()] + [p for p in [_user_file(context)] if p]:
+        value = _file_section(path, node, context).get(name, value)
+    return value
+
+
+def _file_section(path: Path, node: str, context: Any) -> dict[str, Any]:
+    try:
+        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"parameter file {path} is not valid YAML: {exc}") from exc
+    if not isinstance(document, Mapping):
+        raise ValueError(f"parameter file {path} must hold a mapping of node names, not {type(document).__name__}")
+    return file_node_parameters(document, node, context.launch_configurations.get("namespace", "")) or {}
+
+
+def launch_cameras(context: Any) -> tuple[str, ...]:
+    """The ``cameras:=`` launch argument (a YAML list) checked as the nodes check it; ``("",)``: one
+    unnamed camera."""
+    text = context.launch_configurations.get("cameras", "").strip()
+    if not text:
+        return ("",)
+    try:
+        value = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"cameras:={text} is not a YAML list: {exc}") from exc
+    if not isinstance(value, list):
+        raise ValueError(f"cameras:={text} must be a YAML list, e.g. cameras:=\"[front, rear]\"")
+    return check_camera_names(value)

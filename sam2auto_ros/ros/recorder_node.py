@@ -20,9 +20,10 @@ from sensor_msgs.msg import CompressedImage, Image
 
 from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import STORAGES, BagError
+from sam2auto_ros.io.camera_topics import camera_topic
 from sam2auto_ros.io.recorder import BagRecorder
 from sam2auto_ros.msg import InstanceMaskArray
-from sam2auto_ros.ros.image_pipeline_node import camera_names, camera_topic
+from sam2auto_ros.ros.image_pipeline_node import camera_names
 from sam2auto_ros.ros.managed_node import ConfigureError, ManagedNode, run_node
 from sam2auto_ros.ros.params import ParamSpec
 

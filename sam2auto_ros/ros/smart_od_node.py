@@ -29,8 +29,9 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from sam2auto_ros.core.instance import FrameInstances
 from sam2auto_ros.core.masks import MaskCodecError
+from sam2auto_ros.io.camera_topics import camera_topic
 from sam2auto_ros.ros.backends import PROPAGATOR_PARAMS, set_torch_threads
-from sam2auto_ros.ros.image_pipeline_node import IMAGE_PARAMS, NS_PER_MS, ImagePipelineNode, camera_topic
+from sam2auto_ros.ros.image_pipeline_node import IMAGE_PARAMS, NS_PER_MS, ImagePipelineNode
 from sam2auto_ros.ros.managed_node import OUTPUT_QOS, ConfigureError, run_node
 from sam2auto_ros.ros.messages import InstanceMaskArray, frame_from_msg, frames_msg, stamp_to_ns
 from sam2auto_ros.ros.params import RUNTIME, ParamSpec

@@ -74,6 +74,34 @@ def test_sim_launch_file_brings_up_the_graph_and_stops_on_sigint(rclpy_context, 
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_sim_launch_with_two_cameras_tracks_and_records_both(rclpy_context, ros_env, tmp_path):
+    from sam2auto_ros.io.bags import open_reader
+    from sam2auto_ros.msg import InstanceMaskArray
+
+    bag = tmp_path / "bag"
+    proc, log = _launch(ros_env, tmp_path, "sim.launch.py", 'cameras:=[front, rear]', "record:=true", f"bag:={bag}")
+    probe = Probe(rclpy_context)
+    tracks = {camera: probe.collect(InstanceMaskArray, f"/sam2auto/{camera}/tracks") for camera in ("front", "rear")}
+    try:
+        ok = probe.spin_until(lambda: all(len(t) >= 5 for t in tracks.values()) or proc.poll() is not None, 90)
+        assert ok and proc.poll() is None, log.read_text()[-3000:]
+    finally:
+        probe.destroy()
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(60)
+    text = log.read_text()
+    assert code == 0, text[-3000:]
+    pids = [int(pid) for pid in re.findall(r"\[launch\] started \S+ \(pid (\d+)\)", text)]
+    assert len(pids) == 5 and all(_gone(pid) for pid in pids)  # two cameras, detector, tracker, recorder
+    for camera, msgs in tracks.items():  # each camera's tracks are made on its own frames
+        assert {m.header.frame_id for m in msgs} == {f"sim_{camera}"}
+    reader = open_reader(bag)
+    recorded = {c.topic for c in reader.connections if c.msgcount}
+    reader.close()
+    assert {f"/sam2auto/{camera}/{name}" for camera in ("front", "rear") for name in ("image", "tracks")} <= recorded
+
+
 def test_a_dying_node_stops_the_launch_with_an_error(rclpy_context, ros_env, tmp_path):
     proc, log = _launch(ros_env, tmp_path, str(ROOT / "launch" / "sim.launch.py"))
     try:

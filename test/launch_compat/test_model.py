@@ -164,3 +164,24 @@ def test_recorder_follows_the_pipeline_values_of_the_users_file(tmp_path):
     user.write_text("/**/smart_od_node: [unclosed\n")
     with pytest.raises(LaunchCompatError, match="not valid YAML"):
         recorder()
+
+
+def test_sim_launch_with_several_cameras_starts_one_simulated_camera_each(tmp_path):
+    description = load(ROOT / "launch" / "sim.launch.py")
+    _, calls, _ = description.evaluate({"cameras": "[front, rear]", "seed": "4", "record": "true"})
+    cams = [c for c in calls if c.executable == "sim_camera_node"]
+    assert [c.namespace for c in cams] == ["sam2auto/front", "sam2auto/rear"]
+    got = [_effective(c, "sim_camera_node", c.namespace) for c in cams]
+    assert [(g["seed"], g["frame_id"]) for g in got] == [(4, "sim_front"), (5, "sim_rear")]  # distinct scenes
+    for node in ("smart_od_node", "flash_node", "recorder_node"):
+        assert _effective(next(c for c in calls if c.executable == node), node)["cameras"] == ["front", "rear"]
+    user = tmp_path / "mine.yaml"  # the seed comes from the user's file when not typed
+    user.write_text("/**/sim_camera_node:\n  ros__parameters:\n    seed: 9\n")
+    _, calls, _ = description.evaluate({"cameras": "[a, b, c]", "params_file": str(user)})
+    assert [_effective(c, "sim_camera_node", c.namespace)["seed"] for c in calls if c.executable == "sim_camera_node"] == [9, 10, 11]
+    _, calls, _ = description.evaluate({})  # one camera: as before, in the namespace itself
+    assert [c.namespace for c in calls if c.executable == "sim_camera_node"] == ["sam2auto"]
+    for bad, match in (({"cameras": "[front, front]"}, "names a camera twice"), ({"cameras": "front"}, "must be a YAML list"),
+                       ({"cameras": "[front, rear]", "use_sim_time": "true"}, "one simulated clock")):
+        with pytest.raises(LaunchCompatError, match=match):
+            description.evaluate(bad)
