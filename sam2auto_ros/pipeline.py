@@ -49,6 +49,9 @@ class Detector(Protocol):
 
     def detect(self, image: np.ndarray, stamp_ns: int, truth: FrameInstances | None = None) -> FrameInstances: ...
 
+    def reset(self) -> None:
+        """A new sequence: forget per-sequence state (score statistics, noise draws)."""
+
 
 class SimDetector:
     """The weight-free detector: the simulator's noise model applied to the frame's ground truth.
@@ -228,12 +231,10 @@ class Pipeline:
         """Start a new sequence (another camera, another recording) with the same loaded models.
 
         The detector forgets its per-sequence state (SMART-OD's score window, the noise model's
-        draws); a detector without ``reset`` keeps none. FLASH needs nothing here: every ``track``
-        call starts a fresh tracker (new track ids) and resets the propagator.
+        draws). FLASH needs nothing here: every ``track`` call starts a fresh tracker (new track
+        ids) and resets the propagator.
         """
-        reset = getattr(self.detector, "reset", None)
-        if callable(reset):
-            reset()
+        self.detector.reset()
 
     # -- the stages ---------------------------------------------------------------------------
     def detect(self, image: np.ndarray, stamp_ns: int, truth: FrameInstances | None = None, frame_id: str = "") -> FrameInstances:

@@ -107,6 +107,9 @@ class _ScriptedDetector:
             raise KeyboardInterrupt
         return FrameInstances(stamp_ns, image.shape[0], image.shape[1])
 
+    def reset(self) -> None:
+        """Nothing per sequence to forget."""
+
 
 def _scripted_pipeline(interrupt_at: int | None = None) -> Pipeline:
     from sam2auto_ros.fallback import OpticalFlowPropagator
