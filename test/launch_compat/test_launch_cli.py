@@ -74,7 +74,6 @@ def test_sim_launch_file_brings_up_the_graph_and_stops_on_sigint(rclpy_context, 
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_sim_launch_with_two_cameras_tracks_and_records_both(rclpy_context, ros_env, tmp_path):
     from sam2auto_ros.io.bags import open_reader
     from sam2auto_ros.msg import InstanceMaskArray
@@ -102,6 +101,7 @@ def test_sim_launch_with_two_cameras_tracks_and_records_both(rclpy_context, ros_
     assert {f"/sam2auto/{camera}/{name}" for camera in ("front", "rear") for name in ("image", "tracks")} <= recorded
 
 
+@pytest.mark.slow
 def test_a_dying_node_stops_the_launch_with_an_error(rclpy_context, ros_env, tmp_path):
     proc, log = _launch(ros_env, tmp_path, str(ROOT / "launch" / "sim.launch.py"))
     try:
