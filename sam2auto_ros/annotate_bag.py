@@ -5,12 +5,19 @@
 chosen camera's whole sequence (offline mode: FLASH may use hindsight), and writes a NEW bag holding
 every input message byte for byte plus ``detections``, ``tracks`` and ``overlay`` topics per camera.
 
+The overlay goes out in the camera's own transport (``overlay_format="auto"``): a ``CompressedImage``
+camera gets a JPEG (quality 90) ``CompressedImage`` on ``.../overlay/compressed`` (image_transport's
+naming, which Foxglove and rviz2 read), a raw ``Image`` camera a raw ``Image`` on ``.../overlay``;
+``"raw"`` or ``"jpeg"`` force one for every camera. So a bag of JPEG frames is not inflated ~20x by
+raw overlay frames.
+
 Which cameras: the one image topic of a one-camera bag; the topics given (``topic``: one or
 several); or every image topic (``all_cameras``; rendered ``.../overlay`` topics are skipped).
 
 Where the annotations go:
 
-* ONE camera labelled: ``<output_ns>/detections|tracks|overlay``, whatever its topic is called.
+* ONE camera labelled: ``<output_ns>/detections|tracks|overlay`` (``overlay/compressed`` for a JPEG
+  overlay), whatever its topic is called.
 * SEVERAL: ``<output_ns><camera namespace>/detections|tracks|overlay``, the camera namespace being
   the image topic's parent (``/front/image`` -> ``/sam2auto/annotated/front/tracks``; for a
   ``CompressedImage`` topic image_transport's ``/compressed`` suffix is dropped first:
@@ -29,10 +36,17 @@ the simulated camera writes them); with one, that sibling, else ``--truth-topic`
 Passes, each with a progress bar (rate and time left):
 
 1. check: every camera's topics, types and truth are checked before anything is decoded;
-2. per camera, one after another: read (frames decoded to RGB into a memory-mapped scratch file, so
-   memory stays flat for long bags) + detect, then FLASH over the whole sequence;
+2. per camera, one after another: read (each frame decoded once, checked and detected on) + detect,
+   then FLASH over the whole sequence (forward, then in reverse);
 3. write, once: the input is copied message by message and each camera's annotations are slotted
    in after that camera's frame, at its receive time.
+
+Between the passes each camera's frames stay on disk, never all in memory
+(:mod:`sam2auto_ros.io.frame_store`): a ``CompressedImage`` camera keeps its payloads as they came in
+one scratch file and decodes a frame again when FLASH or the overlay reads it (the same bytes through
+the same decoder give the same pixels, so the tracks equal those of the decoded frames); a raw
+``Image`` camera keeps decoded RGB in a memory-mapped file, the size of its input. Scratch space is
+thus about the size of the camera topics read, not 2.76 MB per 720p frame.
 
 Everything is written under a scratch folder next to ``OUT`` and renamed to ``OUT`` only when the
 bag is complete, so an interrupted or failed run (any camera) never leaves something at ``OUT``.
@@ -47,6 +61,7 @@ import struct
 import tempfile
 import time
 from collections.abc import Iterable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -59,8 +74,9 @@ from sam2auto_ros.core.instance import FrameInstances
 from sam2auto_ros.core.masks import MaskCodecError
 from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import BagError, BagWriter, open_reader, read_messages
-from sam2auto_ros.io.camera_topics import camera_namespace, is_overlay
-from sam2auto_ros.io.images import ImageError, decode_compressed, image_fields, image_to_array, to_rgb
+from sam2auto_ros.io.camera_topics import COMPRESSED_SUFFIX, camera_namespace, is_overlay
+from sam2auto_ros.io.frame_store import FrameStore, frame_store
+from sam2auto_ros.io.images import ImageError, decode_compressed, encode_compressed, image_fields, image_to_array, to_rgb
 from sam2auto_ros.io.instance_msgs import MessageClasses, frame_from_msg, frame_to_msg, ns_to_stamp, stamp_to_ns
 from sam2auto_ros.io.overlay import render_overlay
 from sam2auto_ros.io.recorder import OPEN_DIR
@@ -74,6 +90,9 @@ recorded from the live graph can be annotated offline without a clash."""
 TRUTH_NAME = "ground_truth"
 SIM_IMAGE_TOPIC = "/sam2auto/image"
 SIM_TRUTH_TOPIC = f"/sam2auto/{TRUTH_NAME}"
+OVERLAY_FORMATS = ("auto", "raw", "jpeg")
+"""auto: the overlay in the camera's transport (JPEG for CompressedImage, raw for Image)."""
+OVERLAY_JPEG_QUALITY = 90
 
 
 class AnnotateError(RuntimeError):
@@ -93,7 +112,7 @@ class CameraReport:
     image_topic: str
     frames: int
     tracks: int
-    annotation_topics: dict[str, str]  # detections / tracks / overlay -> topic
+    annotation_topics: dict[str, str]  # detections / tracks / overlay -> topic (overlay: .../overlay[/compressed])
     truth_topic: str | None = None
 
 
@@ -143,13 +162,18 @@ class _Plan:
     topics: dict[str, str]  # every input topic -> type
 
 
-def output_topics(ns: str = OUTPUT_NS) -> dict[str, str]:
+def output_topics(ns: str = OUTPUT_NS, jpeg_overlay: bool = False) -> dict[str, str]:
+    """The annotation topics in ``ns``; a JPEG overlay is a CompressedImage on ``.../overlay/compressed``."""
     ns = ns.rstrip("/")
     return {
         "detections": f"{ns}/detections",
         "tracks": f"{ns}/tracks",
-        "overlay": f"{ns}/overlay",
+        "overlay": f"{ns}/overlay{COMPRESSED_SUFFIX if jpeg_overlay else ''}",
     }
+
+
+def _jpeg_overlay(overlay_format: str, msgtype: str) -> bool:
+    return overlay_format == "jpeg" or (overlay_format == "auto" and msgtype == msg_types.COMPRESSED_IMAGE)
 
 
 def _requested(topic: str | Sequence[str] | None) -> list[str]:
@@ -161,7 +185,7 @@ def _requested(topic: str | Sequence[str] | None) -> list[str]:
 
 
 def _plan(path: Path, topic: str | Sequence[str] | None, all_cameras: bool, truth_topic: str | None, needs_truth: bool,
-          output_ns: str) -> _Plan:
+          output_ns: str, overlay_format: str) -> _Plan:
     """Check the input before decoding a frame: topics, types, counts, truth and output names of every camera."""
     requested = _requested(topic)
     if requested and all_cameras:
@@ -209,12 +233,12 @@ def _plan(path: Path, topic: str | Sequence[str] | None, all_cameras: bool, trut
     if len(requested) == 1:
         name = requested[0]
         truth = _single_truth(path, name, topics, truth_topic, needs_truth)
-        cameras = [_Camera(name, truth, counts[name], output_topics(output_ns))]
+        cameras = [_Camera(name, truth, counts[name], output_topics(output_ns, _jpeg_overlay(overlay_format, topics[name])))]
     else:
         if truth_topic is not None:
             raise AnnotateError(f"--truth-topic names the ground truth of ONE camera, but {len(requested)} are labelled; "
                                 f"with several, each camera reads the '{TRUTH_NAME}' topic in its own namespace")
-        cameras = _cameras(path, requested, topics, counts, needs_truth, output_ns)
+        cameras = _cameras(path, requested, topics, counts, needs_truth, output_ns, overlay_format)
     for camera in cameras:
         if camera.truth_topic is not None and topics.get(camera.truth_topic) != msg_types.INSTANCE_MASK_ARRAY:
             raise AnnotateError(f"ground-truth topic {camera.truth_topic} is not an InstanceMaskArray topic in bag {path}")
@@ -241,7 +265,7 @@ def _single_truth(path: Path, topic: str, topics: dict[str, str], truth_topic: s
 
 
 def _cameras(path: Path, requested: list[str], topics: dict[str, str], counts: dict[str, int], needs_truth: bool,
-             output_ns: str) -> list[_Camera]:
+             output_ns: str, overlay_format: str) -> list[_Camera]:
     """Several cameras: one per namespace, each with its namespace's truth and its own output topics."""
     by_ns: dict[str, list[str]] = {}
     for name in requested:
@@ -263,7 +287,8 @@ def _cameras(path: Path, requested: list[str], topics: dict[str, str], counts: d
                 f"next to it (simulated recordings carry one); bag {path} has none. Leave that camera out (--topic) or "
                 "install SMART-OD weights to annotate real footage."
             )
-        cameras.append(_Camera(name, truth, counts[name], output_topics(f"{output_ns.rstrip('/')}{ns}")))
+        out = output_topics(f"{output_ns.rstrip('/')}{ns}", _jpeg_overlay(overlay_format, topics[name]))
+        cameras.append(_Camera(name, truth, counts[name], out))
     return cameras
 
 
@@ -318,14 +343,19 @@ def annotate_bag(
     storage: str = "mcap",
     output_ns: str = OUTPUT_NS,
     overlay: bool = True,
+    overlay_format: str = "auto",
     offline: bool = True,
     progress: bool = True,
 ) -> AnnotateReport:
     """Annotate ``in_path`` into the new bag ``out_path`` (see the module docstring).
 
     ``topic``: one camera topic or several; ``all_cameras``: every image topic but overlays (not
-    with ``topic``). ``truth_topic`` only when one camera is labelled.
+    with ``topic``). ``truth_topic`` only when one camera is labelled. ``overlay_format``: ``auto``
+    (as the camera: JPEG ``CompressedImage`` on ``.../overlay/compressed`` for a compressed camera, raw
+    ``Image`` on ``.../overlay`` for a raw one), ``raw`` or ``jpeg``.
     """
+    if overlay_format not in OVERLAY_FORMATS:
+        raise AnnotateError(f"overlay format {overlay_format!r} is not one of {', '.join(OVERLAY_FORMATS)}")
     in_path, out_path = Path(in_path), Path(out_path)
     if out_path.exists():
         raise AnnotateError(f"output {out_path} already exists; remove it or choose another path")
@@ -333,7 +363,7 @@ def annotate_bag(
         raise AnnotateError(f"input bag {in_path} does not exist")
     pipeline = pipeline or Pipeline.create(classes)
     try:
-        plan = _plan(in_path, topic, all_cameras, truth_topic, pipeline.needs_truth, output_ns)
+        plan = _plan(in_path, topic, all_cameras, truth_topic, pipeline.needs_truth, output_ns, overlay_format)
     except BagError as exc:
         raise AnnotateError(str(exc)) from exc
     except _PARSE_ERRORS as exc:
@@ -357,7 +387,7 @@ class _CameraRun:
     """One camera's sequence after detect + track, held until the write pass."""
 
     camera: _Camera
-    images: np.ndarray  # memmap of the decoded RGB frames
+    images: FrameStore  # the frames on disk (compressed or RGB), RGB on access
     stamps: list[int]
     receive: list[int]
     frame_ids: list[str]
@@ -371,10 +401,14 @@ def _annotate(
 ) -> AnnotateReport:
     seconds = dict.fromkeys(("detector", "read_decode", "propagator", "flash"), 0.0)
     t0 = time.perf_counter()
-    runs = [_run_camera(in_path, work / f"frames_{n}.npy", pipeline, camera, offline, progress, seconds)
-            for n, camera in enumerate(plan.cameras)]
-    t2 = time.perf_counter()
-    overlay_s, copied = _write(in_path, work / out_path.name, storage, pipeline, runs, overlay, progress)
+    with ExitStack() as stores:
+        runs = []
+        for n, camera in enumerate(plan.cameras):
+            store = frame_store(plan.topics[camera.image_topic], work / f"frames_{n}", camera.frame_count)
+            stores.callback(store.close)
+            runs.append(_run_camera(in_path, store, pipeline, camera, offline, progress, seconds))
+        t2 = time.perf_counter()
+        overlay_s, copied = _write(in_path, work / out_path.name, storage, pipeline, runs, overlay, progress)
     seconds["overlay"] = overlay_s
     seconds["write"] = time.perf_counter() - t2 - overlay_s
     seconds["total"] = time.perf_counter() - t0
@@ -384,7 +418,7 @@ def _annotate(
         out = run.camera.out_topics
         topics.update({out["detections"]: msg_types.INSTANCE_MASK_ARRAY, out["tracks"]: msg_types.INSTANCE_MASK_ARRAY})
         if overlay:
-            topics[out["overlay"]] = msg_types.IMAGE
+            topics[out["overlay"]] = msg_types.COMPRESSED_IMAGE if out["overlay"].endswith(COMPRESSED_SUFFIX) else msg_types.IMAGE
         cameras.append(CameraReport(run.camera.image_topic, run.camera.frame_count,
                                     len({i.track_id for f in run.tracks for i in f.instances}), out, run.camera.truth_topic))
     return AnnotateReport(output=out_path, cameras=cameras, messages_copied=copied, topics=topics,
@@ -392,14 +426,13 @@ def _annotate(
 
 
 def _run_camera(
-    in_path: Path, scratch: Path, pipeline: Pipeline, camera: _Camera, offline: bool, progress: bool, seconds: dict[str, float],
+    in_path: Path, images: FrameStore, pipeline: Pipeline, camera: _Camera, offline: bool, progress: bool, seconds: dict[str, float],
 ) -> _CameraRun:
     """Read + detect, then FLASH, over one camera as a sequence of its own (adds its time to ``seconds``)."""
     t0 = time.perf_counter()
     pipeline.reset()
     truth = _read_truth(in_path, camera.truth_topic) if camera.truth_topic else {}
     decode = _FrameDecoder(camera.image_topic)
-    images: np.memmap | None = None
     stamps, receive, frame_ids, detections, det_frames = [], [], [], [], []
     detector_before = pipeline.timing.detector_s
     bar = tqdm(total=camera.frame_count, desc=f"{camera.image_topic} read+detect", unit="frame", disable=not progress)
@@ -407,9 +440,7 @@ def _run_camera(
         for index, message in enumerate(read_messages(in_path, [camera.image_topic])):
             msg = message.decode()
             rgb = decode(msg, index)
-            if images is None:
-                images = np.lib.format.open_memmap(scratch, mode="w+", dtype=np.uint8, shape=(camera.frame_count, *rgb.shape))
-            images[index] = rgb
+            images.append(msg, rgb)
             stamp = stamp_to_ns(msg.header.stamp)
             stamps.append(stamp)
             receive.append(message.timestamp_ns)
@@ -429,7 +460,7 @@ def _run_camera(
         raise AnnotateError(str(exc)) from exc
     finally:
         bar.close()
-    if images is None or len(stamps) != camera.frame_count:
+    if len(stamps) != camera.frame_count:
         raise AnnotateError(f"{camera.image_topic}: metadata promises {camera.frame_count} frames, the bag holds {len(stamps)}; "
                             "the bag is truncated or its metadata is wrong")
     detector_s = pipeline.timing.detector_s - detector_before
@@ -449,7 +480,7 @@ def _run_camera(
 class _Progress(Sequence):
     """The frames as a lazy sequence that moves a progress bar on the first pass (FLASH's forward run)."""
 
-    def __init__(self, images: np.ndarray, bar: tqdm, count: int) -> None:
+    def __init__(self, images: Sequence[np.ndarray], bar: tqdm, count: int) -> None:
         self.images, self.bar, self.count, self.seen = images, bar, count, 0
 
     def __len__(self) -> int:
@@ -469,6 +500,7 @@ def _write(
     store = msg_types.typestore()
     classes = MessageClasses.rosbags()
     image_cls = store.types[msg_types.IMAGE]
+    compressed_cls = store.types[msg_types.COMPRESSED_IMAGE]
     overlay_s = 0.0
     copied = 0
     by_topic = {run.camera.image_topic: run for run in runs}
@@ -491,9 +523,13 @@ def _write(
                 writer.write(out["tracks"], frame_to_msg(_restamp(run.tracks[frame], stamp, frame_id, frame), classes), ts)
                 if overlay:
                     start = time.perf_counter()
-                    drawn = render_overlay(np.asarray(run.images[frame]), run.tracks[frame])
+                    drawn = render_overlay(run.images[frame], run.tracks[frame])
                     header = classes.header(stamp=ns_to_stamp(stamp, classes.time), frame_id=frame_id)
-                    writer.write(out["overlay"], image_cls(header=header, **image_fields(drawn)), ts)
+                    if out["overlay"].endswith(COMPRESSED_SUFFIX):
+                        fmt, data = encode_compressed(drawn, "jpeg", OVERLAY_JPEG_QUALITY)
+                        writer.write(out["overlay"], compressed_cls(header=header, format=fmt, data=data), ts)
+                    else:
+                        writer.write(out["overlay"], image_cls(header=header, **image_fields(drawn)), ts)
                     overlay_s += time.perf_counter() - start
                 written[message.topic] = frame + 1
                 bar.update()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from collections import Counter, defaultdict
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -25,7 +26,7 @@ from sam2auto_ros.cli import main as cli_main
 from sam2auto_ros.core.instance import FrameInstances
 from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import BagWriter, read_messages
-from sam2auto_ros.io.images import encode_compressed, image_fields
+from sam2auto_ros.io.images import decode_compressed, encode_compressed, image_fields
 from sam2auto_ros.io.instance_msgs import MessageClasses, frame_from_msg, frame_to_msg, ns_to_stamp
 from sam2auto_ros.pipeline import Pipeline
 from sam2auto_ros.sim import CLASS_NAMES, make_scene
@@ -282,7 +283,9 @@ def test_two_cameras_labelled_in_one_run_each_as_its_own_sequence(two_camera_bag
         report.image_topic  # noqa: B018 (no single topic to name)
     original = list(read_messages(two_camera_bag))
     written = list(read_messages(out))
-    per_camera = {ns: output_topics(f"/sam2auto/annotated{ns}") for ns in cameras}
+    # the compressed camera's overlay is a JPEG CompressedImage, in image_transport's naming
+    per_camera = {ns: output_topics(f"/sam2auto/annotated{ns}", jpeg_overlay=ns == "/rear") for ns in cameras}
+    assert per_camera["/rear"]["overlay"] == "/sam2auto/annotated/rear/overlay/compressed"
     ours = {t for topics in per_camera.values() for t in topics.values()}
     assert [(m.topic, m.msgtype, m.timestamp_ns, m.rawdata) for m in written if m.topic not in ours] == \
         [(m.topic, m.msgtype, m.timestamp_ns, m.rawdata) for m in original]  # count, order, bytes
@@ -300,7 +303,8 @@ def test_two_cameras_labelled_in_one_run_each_as_its_own_sequence(two_camera_bag
         assert [t.stamp_ns for t in tracks] == [f.stamp_ns for f in frames]
         assert {(t.height, t.width, t.frame_id) for t in tracks} == {(*frames[0].image.shape[:2], f"{ns.strip('/')}_camera")}
         overlay = next(read_messages(out, [topics["overlay"]])).decode()
-        assert (overlay.height, overlay.width) == frames[0].image.shape[:2]
+        size = decode_compressed(overlay).shape[:2] if ns == "/rear" else (overlay.height, overlay.width)
+        assert size == frames[0].image.shape[:2]
         assert idf1(tracks, [f.gt for f in frames]) > 0.5
         ids[ns] = {i.track_id for t in tracks for i in t.instances}
         assert camera.tracks == len(ids[ns])
@@ -407,3 +411,84 @@ def test_cli_labels_several_cameras_and_prints_a_line_per_camera(two_camera_bag,
     assert cli_main(["annotate-bag", str(two_camera_bag), str(tmp_path / "y"), "--quiet", "--all-cameras",
                      "--truth-topic", "/front/ground_truth"]) == 2
     assert "ONE camera" in capsys.readouterr().err and not (tmp_path / "y").exists()
+
+
+# -- compressed cameras: kept compressed between the passes, overlay as JPEG ------------------------
+
+
+def _write_jpeg_bag(path: Path, frames, topic: str = "/cam/image/compressed", corrupt_at: int | None = None) -> Path:
+    """A sim recording as a robot writes it: JPEG ``CompressedImage`` frames (+ ground truth)."""
+    store = msg_types.typestore()
+    classes = MessageClasses.rosbags()
+    with BagWriter(path) as writer:
+        for i, f in enumerate(frames):
+            fmt, data = encode_compressed(f.image, "jpeg", 80)
+            if i == corrupt_at:
+                data = data[: len(data) // 4]  # a torn frame: the JPEG stops a quarter in
+            header = classes.header(stamp=ns_to_stamp(f.stamp_ns, classes.time), frame_id="cam")
+            writer.write(topic, store.types[msg_types.COMPRESSED_IMAGE](header=header, format=fmt, data=data), f.stamp_ns)
+            writer.write(SIM_TRUTH_TOPIC, frame_to_msg(f.gt, classes), f.stamp_ns)
+    return path
+
+
+def test_jpeg_camera_gives_the_tracks_of_its_decoded_frames_and_a_jpeg_overlay(scene, tmp_path):
+    from sam2auto_ros.export.from_bag import bag_custom_data, export_bag
+
+    frames = list(scene.frames())[:12]
+    jpeg_bag = _write_jpeg_bag(tmp_path / "jpeg", frames)
+    # the same frames as the read pass decodes them, recorded raw: the tracks must be the same bytes
+    decoded = [decode_compressed(m.decode()) for m in read_messages(jpeg_bag, ["/cam/image/compressed"])]
+    raw_bag = record_scene_bag([replace(f, image=img) for f, img in zip(frames, decoded)], tmp_path / "raw", frame_id="cam")
+    out, out_raw = tmp_path / "out", tmp_path / "out_raw"
+    report = annotate_bag(jpeg_bag, out, classes=CLASS_NAMES, progress=False)
+    annotate_bag(raw_bag, out_raw, classes=CLASS_NAMES, progress=False)
+    for kind in ("detections", "tracks"):
+        ours = [m.rawdata for m in read_messages(out, [TOPICS[kind]])]
+        assert len(ours) == 12 and ours == [m.rawdata for m in read_messages(out_raw, [TOPICS[kind]])]
+    assert any(f.instances for f in _tracks_of(out, TOPICS["tracks"]))  # not trivially equal
+    overlay_topic = "/sam2auto/annotated/overlay/compressed"
+    assert report.cameras[0].annotation_topics["overlay"] == overlay_topic
+    assert report.topics[overlay_topic] == msg_types.COMPRESSED_IMAGE and TOPICS["overlay"] not in report.topics
+    assert json.loads(bag_custom_data(out)["annotation_topics"])["overlay"] == overlay_topic
+    overlays = list(read_messages(out, [overlay_topic]))
+    assert len(overlays) == 12 and {m.msgtype for m in overlays} == {msg_types.COMPRESSED_IMAGE}
+    first = overlays[0].decode()
+    assert first.format == "jpeg" and decode_compressed(first).shape == frames[0].image.shape
+    # a JPEG overlay is about the size of the camera's own frames, not raw RGB
+    raw_overlay = sum(len(m.rawdata) for m in read_messages(out_raw, [TOPICS["overlay"]]))
+    camera = sum(len(m.rawdata) for m in read_messages(jpeg_bag, ["/cam/image/compressed"]))
+    assert sum(len(m.rawdata) for m in overlays) < min(raw_overlay / 3, 3 * camera)
+    # the exporter still takes the camera's frames (the .../overlay/compressed topic is no camera)
+    written = export_bag(out, tmp_path / "ds", ["coco"], images=True, video=False)
+    assert len(list(written["images"].rglob("*.jpg"))) == 12
+    assert len(json.loads((tmp_path / "ds" / "coco.json").read_text())["images"]) == 12
+
+
+def test_overlay_format_can_be_forced_either_way(scene, tmp_path, capsys):
+    frames = list(scene.frames())[:4]
+    jpeg_bag = _write_jpeg_bag(tmp_path / "jpeg", frames)
+    raw = annotate_bag(jpeg_bag, tmp_path / "raw_overlay", _scripted_pipeline(), overlay_format="raw", progress=False)
+    assert raw.topics[TOPICS["overlay"]] == msg_types.IMAGE
+    assert next(read_messages(tmp_path / "raw_overlay", [TOPICS["overlay"]])).decode().encoding == "rgb8"
+    sim = record_scene_bag(frames, tmp_path / "sim")
+    assert cli_main(["annotate-bag", str(sim), str(tmp_path / "jpeg_overlay"), "--quiet", "--overlay-format", "jpeg",
+                     "--classes", *CLASS_NAMES]) == 0
+    assert "overlay -> /sam2auto/annotated/overlay/compressed" in capsys.readouterr().out
+    assert [m.msgtype for m in read_messages(tmp_path / "jpeg_overlay", ["/sam2auto/annotated/overlay/compressed"])] == \
+        [msg_types.COMPRESSED_IMAGE] * 4
+    _assert_refused(tmp_path, sim, "overlay format 'png' is not one of auto, raw, jpeg", overlay_format="png")
+
+
+def test_bad_compressed_frames_are_refused_by_frame_and_topic(scene, tmp_path):
+    frames = list(scene.frames())[:5]
+    _assert_refused(tmp_path, _write_jpeg_bag(tmp_path / "torn", frames, corrupt_at=3),
+                    r"frame 3 of /cam/image/compressed cannot be decoded", pipeline=_scripted_pipeline())
+    store = msg_types.typestore()
+    classes = MessageClasses.rosbags()
+    with BagWriter(tmp_path / "resized") as writer:
+        for i, image in enumerate((frames[0].image, frames[1].image[:64])):
+            fmt, data = encode_compressed(image, "jpeg")
+            header = classes.header(stamp=ns_to_stamp(10**9 + i, classes.time), frame_id="cam")
+            writer.write("/cam/image/compressed", store.types[msg_types.COMPRESSED_IMAGE](header=header, format=fmt, data=data), 10**9 + i)
+    _assert_refused(tmp_path, tmp_path / "resized", r"frame 1 of /cam/image/compressed is compressed 160x64, earlier frames are "
+                    r"compressed 160x128", pipeline=_scripted_pipeline())

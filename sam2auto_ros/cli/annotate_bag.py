@@ -4,6 +4,10 @@ Writes a new bag: every input message unchanged, plus detections, tracks and an 
 ``--output-ns``. The output appears only when complete (written under a scratch name, renamed).
 Several cameras in one run (``--topic /front/image /rear/image`` or ``--all-cameras``): each is its
 own sequence, written under ``--output-ns`` + its namespace (``/sam2auto/annotated/front/tracks``).
+The overlay keeps the camera's transport (--overlay-format auto): JPEG CompressedImage on
+``.../overlay/compressed`` for a CompressedImage camera, raw Image on ``.../overlay`` for a raw one.
+Between the passes each camera's frames wait on disk next to OUT: compressed cameras as their
+compressed payloads (about the size of the input topic), raw cameras as RGB.
 Without SAM 2 / detector weights it runs the embedded weight-free default, which needs a
 simulated recording (its ground truth stands in for the detector).
 """
@@ -14,7 +18,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from sam2auto_ros.annotate_bag import OUTPUT_NS, AnnotateError, annotate_bag
+from sam2auto_ros.annotate_bag import OUTPUT_NS, OVERLAY_FORMATS, AnnotateError, annotate_bag
 from sam2auto_ros.pipeline import BACKENDS, DEFAULT_MODEL, DETECTORS, Pipeline, PipelineError
 
 
@@ -50,6 +54,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--detect-every", type=int, default=1, metavar="N", help="run the detector on every N-th frame")
     parser.add_argument("--online", action="store_true", help="track as the live graph does (no hindsight)")
     parser.add_argument("--no-overlay", action="store_true", help="do not write the overlay image topic")
+    parser.add_argument("--overlay-format", choices=OVERLAY_FORMATS, default="auto",
+                        help="overlay transport: auto = as the camera (JPEG CompressedImage on .../overlay/compressed for a "
+                        "CompressedImage camera, raw Image on .../overlay for a raw one); raw or jpeg force one for all")
     parser.add_argument("--seed", type=int, default=0, help="seed of the weight-free detector's noise model")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
@@ -63,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
         )
         report = annotate_bag(
             args.input, args.output, pipeline, topic=args.topic, all_cameras=args.all_cameras, truth_topic=args.truth_topic,
-            storage=args.storage, output_ns=args.output_ns, overlay=not args.no_overlay, offline=not args.online, progress=not args.quiet,
+            storage=args.storage, output_ns=args.output_ns, overlay=not args.no_overlay,
+            overlay_format=args.overlay_format, offline=not args.online, progress=not args.quiet,
         )
     except (AnnotateError, PipelineError) as exc:
         print(f"sam2auto annotate-bag: error: {exc}", file=sys.stderr)
@@ -72,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
     print(f"wrote {report.output}: {report.messages_copied} input messages copied unchanged, {len(report.cameras)} "
           f"camera{'s' if len(report.cameras) > 1 else ''} labelled ({report.info['detector']} + FLASH on {report.info['backend']})")
     for camera in report.cameras:
-        print(f"  {camera.image_topic}: {camera.frames} frames, {camera.tracks} tracks -> {camera.annotation_topics['tracks']}")
+        overlay = "" if args.no_overlay else f", overlay -> {camera.annotation_topics['overlay']}"
+        print(f"  {camera.image_topic}: {camera.frames} frames, {camera.tracks} tracks -> {camera.annotation_topics['tracks']}{overlay}")
     print(f"time {s['total']:.1f} s: model {report.model_seconds:.1f} s, read/decode {s['read_decode']:.1f} s, "
           f"FLASH {s['flash']:.1f} s, overlay {s['overlay']:.1f} s, write {s['write']:.1f} s")
     return 0
