@@ -389,10 +389,10 @@ def test_a_failing_camera_leaves_nothing_even_after_others_succeeded(tmp_path):
 
 
 def test_all_cameras_skips_rendered_overlays(two_camera_bag, tmp_path):
-    """An annotated bag labelled again: its overlay image topics are outputs, not cameras."""
+    """An annotated bag labelled again: its overlay image topics (raw and JPEG) are outputs, not cameras."""
     first = tmp_path / "first"
-    annotate_bag(two_camera_bag, first, _scripted_pipeline(), topic=["/front/image"], progress=False)
-    assert TOPICS["overlay"] in {m.topic for m in read_messages(first)}
+    annotate_bag(two_camera_bag, first, _scripted_pipeline(), topic=CAMERA_TOPICS, progress=False)
+    assert {"/sam2auto/annotated/front/overlay", "/sam2auto/annotated/rear/overlay/compressed"} <= {m.topic for m in read_messages(first)}
     report = annotate_bag(first, tmp_path / "again", _scripted_pipeline(), all_cameras=True, output_ns="/again", progress=False)
     assert [c.image_topic for c in report.cameras] == CAMERA_TOPICS
 
