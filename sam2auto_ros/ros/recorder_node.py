@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import importlib
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -64,6 +65,7 @@ class RecorderNode(ManagedNode):
         self._extra: list[tuple[str, type, str]] = []
         self.cameras: tuple[str, ...] = ("",)
         self.write_errors = 0
+        self.recorded: Counter[str] = Counter()  # messages written per topic, for /diagnostics
 
     def build(self, params: dict[str, Any]) -> None:
         self._extra = [_parse_extra(item) for item in params["extra_topics"] if item]
@@ -73,6 +75,7 @@ class RecorderNode(ManagedNode):
         if self.cameras != ("",) and absolute:
             raise ConfigureError(f"{absolute} are absolute topic names, which cannot be recorded per camera; "
                                  "give them relative to the camera (e.g. image_topic: image)")
+        self.recorded.clear()  # counts belong to one bag
         path = params["bag_path"] or f"recordings/sam2auto_{time.strftime('%Y%m%d_%H%M%S', time.gmtime())}"
         if Path(path).exists():
             raise ConfigureError(f"bag_path {path} already exists; choose a new path (a bag is never overwritten)")
@@ -116,6 +119,7 @@ class RecorderNode(ManagedNode):
                 return
             try:
                 self.recorder.write_raw(topic, msgtype, raw, self.get_clock().now().nanoseconds)
+                self.recorded[topic] += 1
             except (OSError, BagError) as exc:  # disk full, storage error: keep the node up, say so
                 self.write_errors += 1
                 self.last_error = f"cannot write to {self.recorder.path}: {exc}"
@@ -147,7 +151,10 @@ class RecorderNode(ManagedNode):
         rec = self.recorder
         if rec is None:
             return {}
-        return {"bag": str(rec.path), "messages": rec.message_count, "files": len(rec.files) + 1, "flushes": rec.flush_count, "write_errors": self.write_errors}
+        # per topic too: a topic that stays at 0 names a subscription that never matched its publisher
+        per_topic = {f"{topic}.messages": count for topic, count in sorted(self.recorded.items())}
+        return {"bag": str(rec.path), "messages": rec.message_count, "files": len(rec.files) + 1, "flushes": rec.flush_count,
+                "write_errors": self.write_errors, **per_topic}
 
 
 def _parse_extra(item: str) -> tuple[str, type, str]:

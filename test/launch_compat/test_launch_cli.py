@@ -80,11 +80,20 @@ def test_sim_launch_with_two_cameras_tracks_and_records_both(rclpy_context, ros_
 
     bag = tmp_path / "bag"
     proc, log = _launch(ros_env, tmp_path, "sim.launch.py", 'cameras:=[front, rear]', "record:=true", f"bag:={bag}")
+    from diagnostic_msgs.msg import DiagnosticArray
+
     probe = Probe(rclpy_context)
     tracks = {camera: probe.collect(InstanceMaskArray, f"/sam2auto/{camera}/tracks") for camera in ("front", "rear")}
+    probe.collect(DiagnosticArray, "/diagnostics")
+    wanted = [f"/sam2auto/{camera}/{name}" for camera in ("front", "rear") for name in ("image", "tracks")]
+
+    def recording() -> bool:  # the recorder's report: every wanted topic written (its readers match late at times)
+        status = probe.status("/sam2auto/recorder_node")
+        return all(int(status.get(f"{topic}.messages", 0)) > 0 for topic in wanted)
+
     try:
-        ok = probe.spin_until(lambda: all(len(t) >= 5 for t in tracks.values()) or proc.poll() is not None, 90)
-        assert ok and proc.poll() is None, log.read_text()[-3000:]
+        ok = probe.spin_until(lambda: all(len(t) >= 5 for t in tracks.values()) and recording() or proc.poll() is not None, 90)
+        assert ok and proc.poll() is None, (probe.status("/sam2auto/recorder_node"), log.read_text()[-3000:])
     finally:
         probe.destroy()
         proc.send_signal(signal.SIGINT)
@@ -98,7 +107,7 @@ def test_sim_launch_with_two_cameras_tracks_and_records_both(rclpy_context, ros_
     reader = open_reader(bag)
     recorded = {c.topic for c in reader.connections if c.msgcount}
     reader.close()
-    assert {f"/sam2auto/{camera}/{name}" for camera in ("front", "rear") for name in ("image", "tracks")} <= recorded
+    assert set(wanted) <= recorded
 
 
 @pytest.mark.slow
