@@ -75,13 +75,13 @@ def test_sim_launch_file_brings_up_the_graph_and_stops_on_sigint(rclpy_context, 
 
 @pytest.mark.slow
 def test_sim_launch_with_two_cameras_tracks_and_records_both(rclpy_context, ros_env, tmp_path):
+    from diagnostic_msgs.msg import DiagnosticArray
+
     from sam2auto_ros.io.bags import open_reader
     from sam2auto_ros.msg import InstanceMaskArray
 
     bag = tmp_path / "bag"
     proc, log = _launch(ros_env, tmp_path, "sim.launch.py", 'cameras:=[front, rear]', "record:=true", f"bag:={bag}")
-    from diagnostic_msgs.msg import DiagnosticArray
-
     probe = Probe(rclpy_context)
     tracks = {camera: probe.collect(InstanceMaskArray, f"/sam2auto/{camera}/tracks") for camera in ("front", "rear")}
     probe.collect(DiagnosticArray, "/diagnostics")
@@ -100,8 +100,8 @@ def test_sim_launch_with_two_cameras_tracks_and_records_both(rclpy_context, ros_
         code = proc.wait(60)
     text = log.read_text()
     assert code == 0, text[-3000:]
-    pids = [int(pid) for pid in re.findall(r"\[launch\] started \S+ \(pid (\d+)\)", text)]
-    assert len(pids) == 5 and all(_gone(pid) for pid in pids)  # two cameras, detector, tracker, recorder
+    pids = _pids(log)  # the two cameras' labels carry their namespaces, so none collapses
+    assert len(pids) == 5 and all(_gone(pid) for pid in pids.values())  # two cameras, detector, tracker, recorder
     for camera, msgs in tracks.items():  # each camera's tracks are made on its own frames
         assert {m.header.frame_id for m in msgs} == {f"sim_{camera}"}
     reader = open_reader(bag)
