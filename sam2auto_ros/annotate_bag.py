@@ -35,18 +35,21 @@ the simulated camera writes them); with one, that sibling, else ``--truth-topic`
 
 Passes, each with a progress bar (rate and time left):
 
-1. check: every camera's topics, types and truth are checked before anything is decoded;
-2. per camera, one after another: read (each frame decoded once, checked and detected on) + detect,
-   then FLASH over the whole sequence (forward, then in reverse);
-3. write, once: the input is copied message by message and each camera's annotations are slotted
-   in after that camera's frame, at its receive time.
+1. check (``plan_bag``): every camera's topics, types and truth are checked before anything is decoded;
+2. per camera, one after another (``annotate_camera``, the unit of work ``annotate-bags`` spreads over
+   workers): read (each frame decoded once, checked and detected on) + detect, then FLASH over the
+   whole sequence (forward, then in reverse);
+3. write, once (``write_annotations``): the input is copied message by message and each camera's
+   annotations are slotted in after that camera's frame, at its receive time; the overlay is drawn
+   on the frame decoded again from the message being copied.
 
-Between the passes each camera's frames stay on disk, never all in memory
+Between its two passes a camera's frames stay on disk, never all in memory
 (:mod:`sam2auto_ros.io.frame_store`): a ``CompressedImage`` camera keeps its payloads as they came in
-one scratch file and decodes a frame again when FLASH or the overlay reads it (the same bytes through
-the same decoder give the same pixels, so the tracks equal those of the decoded frames); a raw
-``Image`` camera keeps decoded RGB in a memory-mapped file, the size of its input. Scratch space is
-thus about the size of the camera topics read, not 2.76 MB per 720p frame.
+one scratch file and decodes a frame again when FLASH reads it (the same bytes through the same
+decoder give the same pixels, so the tracks equal those of the decoded frames); a raw ``Image``
+camera keeps decoded RGB in a memory-mapped file, the size of its input. Scratch space is thus
+about the size of the largest camera topic read (freed once its tracks are done), not 2.76 MB per
+720p frame.
 
 Everything is written under a scratch folder next to ``OUT`` and renamed to ``OUT`` only when the
 bag is complete, so an interrupted or failed run (any camera) never leaves something at ``OUT``.
@@ -60,8 +63,7 @@ import shutil
 import struct
 import tempfile
 import time
-from collections.abc import Iterable, Sequence
-from contextlib import ExitStack
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -70,7 +72,7 @@ import numpy as np
 from rosbags.serde import SerdeError
 from tqdm import tqdm
 
-from sam2auto_ros.core.instance import FrameInstances
+from sam2auto_ros.core.instance import FrameInstances, Instance
 from sam2auto_ros.core.masks import MaskCodecError
 from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import BagError, BagWriter, open_reader, read_messages
@@ -149,16 +151,21 @@ class AnnotateReport:
 
 
 @dataclass(frozen=True)
-class _Camera:
+class CameraPlan:
+    """One camera to label: its topics and frame count, checked before anything is decoded."""
+
     image_topic: str
     truth_topic: str | None
     frame_count: int
     out_topics: dict[str, str]
+    msgtype: str = msg_types.IMAGE  # Image or CompressedImage
 
 
 @dataclass(frozen=True)
-class _Plan:
-    cameras: tuple[_Camera, ...]
+class BagPlan:
+    """What ``plan_bag`` found: the cameras to label, each a sequence of its own."""
+
+    cameras: tuple[CameraPlan, ...]
     topics: dict[str, str]  # every input topic -> type
 
 
@@ -185,7 +192,7 @@ def _requested(topic: str | Sequence[str] | None) -> list[str]:
 
 
 def _plan(path: Path, topic: str | Sequence[str] | None, all_cameras: bool, truth_topic: str | None, needs_truth: bool,
-          output_ns: str, overlay_format: str) -> _Plan:
+          output_ns: str, overlay_format: str) -> BagPlan:
     """Check the input before decoding a frame: topics, types, counts, truth and output names of every camera."""
     requested = _requested(topic)
     if requested and all_cameras:
@@ -233,7 +240,7 @@ def _plan(path: Path, topic: str | Sequence[str] | None, all_cameras: bool, trut
     if len(requested) == 1:
         name = requested[0]
         truth = _single_truth(path, name, topics, truth_topic, needs_truth)
-        cameras = [_Camera(name, truth, counts[name], output_topics(output_ns, _jpeg_overlay(overlay_format, topics[name])))]
+        cameras = [CameraPlan(name, truth, counts[name], output_topics(output_ns, _jpeg_overlay(overlay_format, topics[name])), topics[name])]
     else:
         if truth_topic is not None:
             raise AnnotateError(f"--truth-topic names the ground truth of ONE camera, but {len(requested)} are labelled; "
@@ -245,7 +252,7 @@ def _plan(path: Path, topic: str | Sequence[str] | None, all_cameras: bool, trut
     clashes = sorted({t for c in cameras for t in c.out_topics.values()} & set(topics))
     if clashes:
         raise AnnotateError(f"bag {path} already has {', '.join(clashes)}; write the annotations elsewhere with --output-ns")
-    return _Plan(tuple(cameras), topics)
+    return BagPlan(tuple(cameras), topics)
 
 
 def _single_truth(path: Path, topic: str, topics: dict[str, str], truth_topic: str | None, needs_truth: bool) -> str | None:
@@ -265,7 +272,7 @@ def _single_truth(path: Path, topic: str, topics: dict[str, str], truth_topic: s
 
 
 def _cameras(path: Path, requested: list[str], topics: dict[str, str], counts: dict[str, int], needs_truth: bool,
-             output_ns: str, overlay_format: str) -> list[_Camera]:
+             output_ns: str, overlay_format: str) -> list[CameraPlan]:
     """Several cameras: one per namespace, each with its namespace's truth and its own output topics."""
     by_ns: dict[str, list[str]] = {}
     for name in requested:
@@ -288,7 +295,7 @@ def _cameras(path: Path, requested: list[str], topics: dict[str, str], counts: d
                 "install SMART-OD weights to annotate real footage."
             )
         out = output_topics(f"{output_ns.rstrip('/')}{ns}", _jpeg_overlay(overlay_format, topics[name]))
-        cameras.append(_Camera(name, truth, counts[name], out))
+        cameras.append(CameraPlan(name, truth, counts[name], out, topics[name]))
     return cameras
 
 
@@ -320,15 +327,33 @@ class _FrameDecoder:
         return rgb
 
 
-def _read_truth(path: Path, topic: str) -> dict[int, FrameInstances]:
+def _read_truth(path: Path, topic: str, window: tuple[int, int] | None = None) -> dict[int, FrameInstances]:
     truth = {}
-    for message in read_messages(path, [topic]):
+    for message in read_messages(path, [topic], window):
         try:
             frame = frame_from_msg(message.decode())
         except (MaskCodecError, ValueError) as exc:
             raise AnnotateError(f"ground truth on {topic} at {message.timestamp_ns} is corrupt: {exc}") from exc
         truth[frame.stamp_ns] = frame
     return truth
+
+
+def plan_bag(
+    in_path: str | Path, *, needs_truth: bool, topic: str | Sequence[str] | None = None, all_cameras: bool = False,
+    truth_topic: str | None = None, output_ns: str = OUTPUT_NS, overlay_format: str = "auto",
+) -> BagPlan:
+    """The cameras of ``in_path`` to label (see ``annotate_bag``), checked before a frame is decoded."""
+    if overlay_format not in OVERLAY_FORMATS:
+        raise AnnotateError(f"overlay format {overlay_format!r} is not one of {', '.join(OVERLAY_FORMATS)}")
+    in_path = Path(in_path)
+    if not in_path.exists():
+        raise AnnotateError(f"input bag {in_path} does not exist")
+    try:
+        return _plan(in_path, topic, all_cameras, truth_topic, needs_truth, output_ns, overlay_format)
+    except BagError as exc:
+        raise AnnotateError(str(exc)) from exc
+    except _PARSE_ERRORS as exc:
+        raise AnnotateError(f"bag {in_path} is corrupt: {type(exc).__name__}: {exc}") from exc
 
 
 def annotate_bag(
@@ -354,90 +379,91 @@ def annotate_bag(
     (as the camera: JPEG ``CompressedImage`` on ``.../overlay/compressed`` for a compressed camera, raw
     ``Image`` on ``.../overlay`` for a raw one), ``raw`` or ``jpeg``.
     """
-    if overlay_format not in OVERLAY_FORMATS:
-        raise AnnotateError(f"overlay format {overlay_format!r} is not one of {', '.join(OVERLAY_FORMATS)}")
     in_path, out_path = Path(in_path), Path(out_path)
     if out_path.exists():
         raise AnnotateError(f"output {out_path} already exists; remove it or choose another path")
-    if not in_path.exists():
-        raise AnnotateError(f"input bag {in_path} does not exist")
     pipeline = pipeline or Pipeline.create(classes)
+    plan = plan_bag(in_path, needs_truth=pipeline.needs_truth, topic=topic, all_cameras=all_cameras, truth_topic=truth_topic,
+                    output_ns=output_ns, overlay_format=overlay_format)
+    work = scratch_dir(out_path)
     try:
-        plan = _plan(in_path, topic, all_cameras, truth_topic, pipeline.needs_truth, output_ns, overlay_format)
-    except BagError as exc:
-        raise AnnotateError(str(exc)) from exc
-    except _PARSE_ERRORS as exc:
-        raise AnnotateError(f"bag {in_path} is corrupt: {type(exc).__name__}: {exc}") from exc
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix=f".{out_path.name}.partial-", dir=out_path.parent))
-    try:
-        report = _annotate(in_path, work, out_path, pipeline, plan, storage, overlay, offline, progress)
+        seconds = dict.fromkeys(("detector", "read_decode", "propagator", "flash"), 0.0)
+        t0 = time.perf_counter()
+        runs = [annotate_camera(in_path, camera, pipeline, work / f"frames_{n}", offline=offline, progress=progress, seconds=seconds)
+                for n, camera in enumerate(plan.cameras)]
+        report = write_annotations(in_path, work / out_path.name, runs, plan.topics, pipeline.describe(), storage=storage,
+                                   overlay=overlay, progress=progress)
         os.replace(work / out_path.name, out_path)  # the finished bag appears at once, or not at all
+        report.output = out_path
+        report.seconds = {**seconds, **report.seconds, "total": time.perf_counter() - t0}
         return report
-    except BagError as exc:
-        raise AnnotateError(str(exc)) from exc
-    except _PARSE_ERRORS as exc:
-        raise AnnotateError(f"bag {in_path} is corrupt: {type(exc).__name__}: {exc}") from exc
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
 
-@dataclass
-class _CameraRun:
-    """One camera's sequence after detect + track, held until the write pass."""
+def scratch_dir(out_path: Path) -> Path:
+    """A new folder beside ``out_path`` for its frames and its unfinished bag (``.<name>.partial-*``)."""
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{out_path.name}.partial-", dir=out_path.parent))
 
-    camera: _Camera
-    images: FrameStore  # the frames on disk (compressed or RGB), RGB on access
+
+@dataclass
+class CameraRun:
+    """One camera's sequence after detect + track (``annotate_camera``), held until the write pass."""
+
+    camera: CameraPlan
     stamps: list[int]
-    receive: list[int]
+    receive: list[int]  # the bag's receive time of each frame
     frame_ids: list[str]
     det_frames: list[FrameInstances | None]
     tracks: list[FrameInstances]
 
 
-def _annotate(
-    in_path: Path, work: Path, out_path: Path, pipeline: Pipeline, plan: _Plan, storage: str,
-    overlay: bool, offline: bool, progress: bool,
-) -> AnnotateReport:
-    seconds = dict.fromkeys(("detector", "read_decode", "propagator", "flash"), 0.0)
-    t0 = time.perf_counter()
-    with ExitStack() as stores:
-        runs = []
-        for n, camera in enumerate(plan.cameras):
-            store = frame_store(plan.topics[camera.image_topic], work / f"frames_{n}", camera.frame_count)
-            stores.callback(store.close)
-            runs.append(_run_camera(in_path, store, pipeline, camera, offline, progress, seconds))
-        t2 = time.perf_counter()
-        overlay_s, copied = _write(in_path, work / out_path.name, storage, pipeline, runs, overlay, progress)
-    seconds["overlay"] = overlay_s
-    seconds["write"] = time.perf_counter() - t2 - overlay_s
-    seconds["total"] = time.perf_counter() - t0
-    topics = dict(plan.topics)
-    cameras = []
-    for run in runs:
-        out = run.camera.out_topics
-        topics.update({out["detections"]: msg_types.INSTANCE_MASK_ARRAY, out["tracks"]: msg_types.INSTANCE_MASK_ARRAY})
-        if overlay:
-            topics[out["overlay"]] = msg_types.COMPRESSED_IMAGE if out["overlay"].endswith(COMPRESSED_SUFFIX) else msg_types.IMAGE
-        cameras.append(CameraReport(run.camera.image_topic, run.camera.frame_count,
-                                    len({i.track_id for f in run.tracks for i in f.instances}), out, run.camera.truth_topic))
-    return AnnotateReport(output=out_path, cameras=cameras, messages_copied=copied, topics=topics,
-                          info=pipeline.describe(), seconds=seconds)
+def annotate_camera(
+    in_path: str | Path, camera: CameraPlan, pipeline: Pipeline, scratch: Path, *, offline: bool = True, progress: bool = True,
+    window: tuple[int, int] | None = None, on_frame: Callable[[], None] | None = None, seconds: dict[str, float] | None = None,
+) -> CameraRun:
+    """Read + detect, then FLASH, over one camera as a sequence of its own: the unit of work of a run.
+
+    ``scratch`` (made here, removed on return) holds the frames between the passes. ``window``
+    (receive times, ns, stop excluded) labels that stretch alone, as a sequence of its own.
+    ``on_frame`` is called once per frame in each of the two passes; time goes into ``seconds``.
+    """
+    in_path = Path(in_path)
+    seconds = {} if seconds is None else seconds
+    scratch.mkdir(parents=True)
+    images = frame_store(camera.msgtype, scratch / "frames", camera.frame_count)  # the count bounds a window's frames
+    try:
+        return _run_camera(in_path, images, pipeline, camera, offline, progress, seconds, window, on_frame)
+    except BagError as exc:
+        raise AnnotateError(str(exc)) from exc
+    except _PARSE_ERRORS as exc:
+        raise AnnotateError(f"bag {in_path} is corrupt: {type(exc).__name__}: {exc}") from exc
+    finally:
+        images.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _run_camera(
-    in_path: Path, images: FrameStore, pipeline: Pipeline, camera: _Camera, offline: bool, progress: bool, seconds: dict[str, float],
-) -> _CameraRun:
-    """Read + detect, then FLASH, over one camera as a sequence of its own (adds its time to ``seconds``)."""
+    in_path: Path, images: FrameStore, pipeline: Pipeline, camera: CameraPlan, offline: bool, progress: bool, seconds: dict[str, float],
+    window: tuple[int, int] | None, on_frame: Callable[[], None] | None,
+) -> CameraRun:
+    """Read + detect, then FLASH (adds its time to ``seconds``)."""
+    for key in ("detector", "read_decode", "propagator", "flash"):
+        seconds.setdefault(key, 0.0)
     t0 = time.perf_counter()
     pipeline.reset()
-    truth = _read_truth(in_path, camera.truth_topic) if camera.truth_topic else {}
+    truth = _read_truth(in_path, camera.truth_topic, window) if camera.truth_topic else {}
     decode = _FrameDecoder(camera.image_topic)
-    stamps, receive, frame_ids, detections, det_frames = [], [], [], [], []
+    stamps: list[int] = []
+    receive: list[int] = []
+    frame_ids: list[str] = []
+    detections: list[Sequence[Instance] | None] = []
+    det_frames: list[FrameInstances | None] = []
     detector_before = pipeline.timing.detector_s
     bar = tqdm(total=camera.frame_count, desc=f"{camera.image_topic} read+detect", unit="frame", disable=not progress)
     try:
-        for index, message in enumerate(read_messages(in_path, [camera.image_topic])):
+        for index, message in enumerate(read_messages(in_path, [camera.image_topic], window)):
             msg = message.decode()
             rgb = decode(msg, index)
             images.append(msg, rgb)
@@ -456,47 +482,82 @@ def _run_camera(
                 detections.append(None)
                 det_frames.append(None)
             bar.update()
+            if on_frame is not None:
+                on_frame()
     except PipelineError as exc:
         raise AnnotateError(str(exc)) from exc
     finally:
         bar.close()
-    if len(stamps) != camera.frame_count:
+    if window is None and len(stamps) != camera.frame_count:
         raise AnnotateError(f"{camera.image_topic}: metadata promises {camera.frame_count} frames, the bag holds {len(stamps)}; "
                             "the bag is truncated or its metadata is wrong")
+    if not stamps:
+        raise AnnotateError(f"{camera.image_topic} has no frames between receive times {window[0]} and {window[1]} ns")  # type: ignore[index]
     detector_s = pipeline.timing.detector_s - detector_before
     seconds["detector"] += detector_s
     seconds["read_decode"] += time.perf_counter() - t0 - detector_s
 
     t1 = time.perf_counter()
     propagator_before = pipeline.propagator.seconds
-    with tqdm(total=camera.frame_count, desc=f"{camera.image_topic} track", unit="frame", disable=not progress) as track_bar:
-        tracks = pipeline.track(_Progress(images, track_bar, camera.frame_count), stamps, detections, offline, frame_ids[0])
+    with tqdm(total=len(stamps), desc=f"{camera.image_topic} track", unit="frame", disable=not progress) as track_bar:
+        tracks = pipeline.track(_Progress(images, track_bar, len(stamps), on_frame), stamps, detections, offline, frame_ids[0])
     propagator_s = pipeline.propagator.seconds - propagator_before
     seconds["propagator"] += propagator_s
     seconds["flash"] += time.perf_counter() - t1 - propagator_s
-    return _CameraRun(camera, images, stamps, receive, frame_ids, det_frames, tracks)
+    return CameraRun(camera, stamps, receive, frame_ids, det_frames, tracks)
 
 
 class _Progress(Sequence):
     """The frames as a lazy sequence that moves a progress bar on the first pass (FLASH's forward run)."""
 
-    def __init__(self, images: Sequence[np.ndarray], bar: tqdm, count: int) -> None:
-        self.images, self.bar, self.count, self.seen = images, bar, count, 0
+    def __init__(self, images: Sequence[np.ndarray], bar: tqdm, count: int, on_frame: Callable[[], None] | None) -> None:
+        self.images, self.bar, self.total, self.seen, self.on_frame = images, bar, count, 0, on_frame
 
     def __len__(self) -> int:
-        return self.count
+        return self.total
 
-    def __getitem__(self, index):  # type: ignore[override]
-        if self.seen < self.count and isinstance(index, int):
+    def __getitem__(self, index):
+        if self.seen < self.total and isinstance(index, int):
             self.seen += 1
             self.bar.update()
+            if self.on_frame is not None:
+                self.on_frame()
         return np.asarray(self.images[index])
 
 
+def write_annotations(
+    in_path: str | Path, bag: Path, runs: Sequence[CameraRun], topics: dict[str, str], info: dict[str, Any], *,
+    storage: str = "mcap", overlay: bool = True, progress: bool = True, custom_data: dict[str, Any] | None = None,
+) -> AnnotateReport:
+    """Write the new bag ``bag``: every input message unchanged, each camera's annotations slotted in
+    after its frames. ``topics`` are the input's (``BagPlan.topics``), ``info`` what ran
+    (``Pipeline.describe()``); both go into the report and the bag's metadata with ``custom_data``."""
+    in_path = Path(in_path)
+    t0 = time.perf_counter()
+    try:
+        overlay_s, copied = _write(in_path, bag, storage, {**info, **(custom_data or {})}, runs, overlay, progress)
+    except BagError as exc:
+        raise AnnotateError(str(exc)) from exc
+    except _PARSE_ERRORS as exc:
+        raise AnnotateError(f"bag {in_path} is corrupt: {type(exc).__name__}: {exc}") from exc
+    seconds = {"overlay": overlay_s, "write": time.perf_counter() - t0 - overlay_s}
+    topics = dict(topics)
+    cameras = []
+    for run in runs:
+        out = run.camera.out_topics
+        topics.update({out["detections"]: msg_types.INSTANCE_MASK_ARRAY, out["tracks"]: msg_types.INSTANCE_MASK_ARRAY})
+        if overlay:
+            topics[out["overlay"]] = msg_types.COMPRESSED_IMAGE if out["overlay"].endswith(COMPRESSED_SUFFIX) else msg_types.IMAGE
+        cameras.append(CameraReport(run.camera.image_topic, run.camera.frame_count,
+                                    len({i.track_id for f in run.tracks for i in f.instances}), out, run.camera.truth_topic))
+    return AnnotateReport(output=bag, cameras=cameras, messages_copied=copied, topics=topics, info=info, seconds=seconds)
+
+
 def _write(
-    in_path: Path, bag: Path, storage: str, pipeline: Pipeline, runs: list[_CameraRun], overlay: bool, progress: bool,
+    in_path: Path, bag: Path, storage: str, info: dict[str, Any], runs: Sequence[CameraRun], overlay: bool, progress: bool,
 ) -> tuple[float, int]:
-    """Copy every input message unchanged and slot each camera's annotations in after its frames."""
+    """Copy every input message unchanged and slot each camera's annotations in after its frames
+    (the overlay is drawn on the frame decoded again from the message being copied)."""
     store = msg_types.typestore()
     classes = MessageClasses.rosbags()
     image_cls = store.types[msg_types.IMAGE]
@@ -504,9 +565,10 @@ def _write(
     overlay_s = 0.0
     copied = 0
     by_topic = {run.camera.image_topic: run for run in runs}
+    decoders = {topic: _FrameDecoder(topic) for topic in by_topic}
     written = dict.fromkeys(by_topic, 0)  # frames of each camera annotated so far
     with BagWriter(bag, storage=storage) as writer:
-        for key, value in {**pipeline.describe(), **_bag_custom_data(in_path, runs)}.items():
+        for key, value in {**info, **_bag_custom_data(in_path, runs)}.items():
             writer.set_custom_data(key, value if isinstance(value, str) else _json(value))
         with tqdm(total=sum(run.camera.frame_count for run in runs), desc="write", unit="frame", disable=not progress) as bar:
             for message in read_messages(in_path):
@@ -516,14 +578,17 @@ def _write(
                 if run is None:
                     continue
                 frame = written[message.topic]
+                if frame >= len(run.tracks):
+                    raise AnnotateError(f"{message.topic}: the bag holds more frames than the {len(run.tracks)} that were labelled")
                 out = run.camera.out_topics
                 ts, stamp, frame_id = run.receive[frame], run.stamps[frame], run.frame_ids[frame]
-                if run.det_frames[frame] is not None:
-                    writer.write(out["detections"], frame_to_msg(_restamp(run.det_frames[frame], stamp, frame_id, frame), classes), ts)
+                found = run.det_frames[frame]
+                if found is not None:
+                    writer.write(out["detections"], frame_to_msg(_restamp(found, stamp, frame_id, frame), classes), ts)
                 writer.write(out["tracks"], frame_to_msg(_restamp(run.tracks[frame], stamp, frame_id, frame), classes), ts)
                 if overlay:
                     start = time.perf_counter()
-                    drawn = render_overlay(run.images[frame], run.tracks[frame])
+                    drawn = render_overlay(decoders[message.topic](message.decode(), frame), run.tracks[frame])
                     header = classes.header(stamp=ns_to_stamp(stamp, classes.time), frame_id=frame_id)
                     if out["overlay"].endswith(COMPRESSED_SUFFIX):
                         fmt, data = encode_compressed(drawn, "jpeg", OVERLAY_JPEG_QUALITY)
@@ -533,10 +598,13 @@ def _write(
                     overlay_s += time.perf_counter() - start
                 written[message.topic] = frame + 1
                 bar.update()
+    short = {topic: (n, len(by_topic[topic].tracks)) for topic, n in written.items() if n != len(by_topic[topic].tracks)}
+    if short:
+        raise AnnotateError(f"the bag holds fewer frames than were labelled: {short}")
     return overlay_s, copied
 
 
-def _bag_custom_data(in_path: Path, runs: list[_CameraRun]) -> dict[str, Any]:
+def _bag_custom_data(in_path: Path, runs: Sequence[CameraRun]) -> dict[str, Any]:
     """Where the annotations came from: ``cameras`` maps every labelled image topic to its annotation
     topics; ``image_topic`` / ``annotation_topics`` (the one-camera keys readers pair frames by) only
     when one camera was labelled, so no reader pairs one camera's tracks with another's frames."""

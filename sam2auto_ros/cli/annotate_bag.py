@@ -17,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from sam2auto_ros.annotate_bag import OUTPUT_NS, OVERLAY_FORMATS, AnnotateError, annotate_bag
 from sam2auto_ros.pipeline import BACKENDS, DEFAULT_MODEL, DETECTORS, Pipeline, PipelineError
@@ -32,6 +33,11 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", type=Path, help="recorded bag (directory with metadata.yaml; MCAP or sqlite3)")
     parser.add_argument("output", type=Path, help="new bag to write (must not exist)")
+    add_options(parser)
+
+
+def add_options(parser: argparse.ArgumentParser) -> None:
+    """The model, class, camera and output options, shared with ``annotate-bags``."""
     parser.add_argument("--classes", nargs="+", default=[], metavar="NAME", help="class names to detect (the label map)")
     cameras = parser.add_mutually_exclusive_group()
     cameras.add_argument("--topic", nargs="+", action="extend", metavar="TOPIC",
@@ -61,18 +67,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
 
 
+def pipeline_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``Pipeline.create``'s keyword arguments from the options."""
+    return {"classes": args.classes, "backend": args.backend, "detector": args.detector, "model": args.model,
+            "models_dir": args.models_dir, "checkpoint": args.checkpoint, "image_size": args.image_size, "device": args.device,
+            "seed": args.seed, "detect_every": args.detect_every, "smart_od_config": args.smart_od_config}
+
+
+def annotate_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``annotate_bag``'s keyword arguments (cameras, outputs, mode) from the options."""
+    return {"topic": args.topic, "all_cameras": args.all_cameras, "truth_topic": args.truth_topic, "storage": args.storage,
+            "output_ns": args.output_ns, "overlay": not args.no_overlay, "overlay_format": args.overlay_format,
+            "offline": not args.online}
+
+
 def run(args: argparse.Namespace) -> int:
     try:
-        pipeline = Pipeline.create(
-            args.classes, backend=args.backend, detector=args.detector, model=args.model, models_dir=args.models_dir,
-            checkpoint=args.checkpoint, image_size=args.image_size, device=args.device, seed=args.seed,
-            detect_every=args.detect_every, smart_od_config=args.smart_od_config,
-        )
-        report = annotate_bag(
-            args.input, args.output, pipeline, topic=args.topic, all_cameras=args.all_cameras, truth_topic=args.truth_topic,
-            storage=args.storage, output_ns=args.output_ns, overlay=not args.no_overlay,
-            overlay_format=args.overlay_format, offline=not args.online, progress=not args.quiet,
-        )
+        pipeline = Pipeline.create(**pipeline_options(args))
+        report = annotate_bag(args.input, args.output, pipeline, progress=not args.quiet, **annotate_options(args))
     except (AnnotateError, PipelineError) as exc:
         print(f"sam2auto annotate-bag: error: {exc}", file=sys.stderr)
         return 2

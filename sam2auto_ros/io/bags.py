@@ -117,8 +117,9 @@ def open_reader(path: str | Path) -> Reader:
     return reader
 
 
-def read_messages(path: str | Path, topics: Iterable[str] | None = None) -> Iterator[BagMessage]:
-    """Every message of ``topics`` (all when ``None``) in time order, undecoded."""
+def read_messages(path: str | Path, topics: Iterable[str] | None = None, window: tuple[int, int] | None = None) -> Iterator[BagMessage]:
+    """Every message of ``topics`` (all when ``None``) in time order, undecoded; with ``window``
+    only those received in ``[start, stop)`` ns (MCAP skips the chunks outside it)."""
     reader = open_reader(path)
     try:
         wanted = set(topics) if topics is not None else None
@@ -129,7 +130,8 @@ def read_messages(path: str | Path, topics: Iterable[str] | None = None) -> Iter
                 have = ", ".join(sorted({c.topic for c in reader.connections})) or "none"
                 raise BagError(f"bag {path} has no topic {', '.join(sorted(missing))} (topics: {have})")
         try:
-            for conn, timestamp, rawdata in reader.messages(connections=connections):
+            start, stop = window if window is not None else (None, None)
+            for conn, timestamp, rawdata in reader.messages(connections=connections, start=start, stop=stop):
                 yield BagMessage(conn.topic, conn.msgtype, int(timestamp), bytes(rawdata))
         except DAMAGED_BAG_ERRORS as exc:
             raise BagError(f"bag {path} is corrupt or truncated: {type(exc).__name__}: {exc}") from exc

@@ -66,6 +66,18 @@ def test_bag_roundtrip(tmp_path, storage):
     assert "sam2auto.labels" in metadata and f"storage_identifier: {storage}" in metadata
 
 
+@pytest.mark.parametrize("storage", ["mcap", "sqlite3"])
+def test_a_window_reads_the_messages_received_inside_it(tmp_path, storage):
+    bag = tmp_path / "bag"
+    stamps = [1_000 * k for k in range(40)]
+    with BagWriter(bag, storage=storage) as writer:
+        for stamp in stamps:
+            writer.write_raw("/a", "std_msgs/msg/Empty", b"\x00\x01\x00\x00\x00", stamp)
+    window = list(read_messages(bag, ["/a"], (7_000, 19_000)))
+    assert [m.timestamp_ns for m in window] == [s for s in stamps if 7_000 <= s < 19_000]
+    assert [m.timestamp_ns for m in read_messages(bag, None, (39_000, 99_000))] == [39_000]
+
+
 def test_bag_bytes_deserialize_with_rclpy_types(tmp_path):
     """The colcon-built rclpy classes read what rosbags wrote, and the type hashes agree."""
     from rclpy.serialization import deserialize_message, serialize_message
