@@ -14,6 +14,38 @@ from sam2auto_ros.ros.dds import NetworkSafetyError, loopback_env, require_loopb
 _domain_ids = itertools.count()
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """``heavy`` and ``gpu`` tests are selected explicitly, and skipped visibly everywhere else."""
+    heavy = os.environ.get("SAM2AUTO_HEAVY_TESTS") == "1"
+    cuda: bool | None = None
+    for item in items:
+        if "heavy" in item.keywords and not heavy:
+            item.add_marker(pytest.mark.skip(reason="heavy (benchmark-sized): run with SAM2AUTO_HEAVY_TESTS=1 bash scripts/test.sh -m heavy"))
+        if "gpu" in item.keywords:
+            if cuda is None:
+                import torch
+
+                cuda = torch.cuda.is_available()
+            if not cuda:
+                item.add_marker(pytest.mark.skip(reason="needs a CUDA device; torch sees none on this machine"))
+
+
+@pytest.fixture(autouse=True)
+def _no_models_from_this_machine(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every test (and every process it starts) sees an empty models folder and an offline, empty
+    Hugging Face cache: a checkpoint downloaded into the checkout's ``models/``, a user's
+    ``$SAM2AUTO_MODELS_DIR`` or a cached hub model never changes what a test runs. Tests that want
+    a model put one in a folder of their own."""
+    root = tmp_path_factory.getbasetemp() / "machine-isolation"
+    models, hub = root / "models", root / "huggingface"
+    for folder in (models, hub):
+        folder.mkdir(parents=True, exist_ok=True)
+    monkeypatch.setenv("SAM2AUTO_MODELS_DIR", str(models))  # replaces the checkout's models/ (registry.models_home)
+    monkeypatch.setenv("HF_HOME", str(hub))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("TRANSFORMERS_OFFLINE", "1")
+
+
 def _next_domain_id() -> int:
     # Spread per-process so concurrent pytest runs on one machine do not share a domain.
     return 1 + (os.getpid() * 13 + next(_domain_ids)) % 200

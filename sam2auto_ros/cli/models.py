@@ -16,6 +16,7 @@ from sam2auto_ros.sam2.registry import (
     CheckpointError,
     CheckpointInfo,
     checkpoint_info,
+    models_home,
     resolve_checkpoint,
     search_dirs,
 )
@@ -114,7 +115,7 @@ def _verify(args: argparse.Namespace) -> int:
 
 def _download(args: argparse.Namespace) -> int:
     info = checkpoint_info(args.name)
-    target_dir = Path(args.dir) if args.dir else search_dirs()[0]
+    target_dir = Path(args.dir) if args.dir else models_home()
     target = target_dir / info.filename
     if target.is_file():
         print(f"{target} already present; `sam2auto models verify {info.name}` checks it")

@@ -35,7 +35,7 @@ from sam2auto_ros.onnx.metadata import CONSTANTS_FILE, ExportInfo, file_sha256, 
 from sam2auto_ros.onnx.rotary import real_rotary
 from sam2auto_ros.onnx.tensorrt_ops import TENSORRT_OPSET_RANGE, unsupported_by_tensorrt
 from sam2auto_ros.sam2.parts import TorchSam2Parts
-from sam2auto_ros.sam2.registry import REPO_MODELS_DIR
+from sam2auto_ros.sam2.registry import models_home
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +63,9 @@ class ExportResult:
     tensorrt_problems: dict[str, list[str]] = field(default_factory=dict)
 
 
-def default_export_dir(model: str, image_size: int, precision: str, root: str | os.PathLike[str] = REPO_MODELS_DIR / "onnx") -> Path:
-    return Path(root) / f"{model}-{image_size}-{precision}"
+def default_export_dir(model: str, image_size: int, precision: str, root: str | os.PathLike[str] | None = None) -> Path:
+    """``<models folder>/onnx/<model>-<size>-<precision>`` (see ``registry.models_home``)."""
+    return Path(root if root is not None else models_home() / "onnx") / f"{model}-{image_size}-{precision}"
 
 
 class _EdgeCasts(torch.nn.Module):

@@ -9,7 +9,8 @@ independent uploads agree). They could not be checked against a download here (n
 judging it.
 
 Resolution order for a checkpoint file: an explicit path, ``$SAM2AUTO_MODELS_DIR``, a
-configured directory, then the repository's ``models/`` folder.
+configured directory, then the repository's ``models/`` folder, which ``$SAM2AUTO_MODELS_DIR``
+replaces when set (see :func:`models_home`).
 """
 
 from __future__ import annotations
@@ -85,15 +86,26 @@ def checkpoint_info(name: str) -> CheckpointInfo:
         raise CheckpointError(f"unknown SAM 2 checkpoint {name!r}; known: {', '.join(CHECKPOINTS)}") from None
 
 
-def search_dirs(configured_dir: str | os.PathLike[str] | None = None) -> list[Path]:
-    """Directories searched for checkpoint files, in order."""
-    dirs: list[Path] = []
+def models_home() -> Path:
+    """The models folder: ``$SAM2AUTO_MODELS_DIR`` when set, else the repository's ``models/``.
+
+    Setting the variable *replaces* ``models/`` (it is not searched then), so one variable decides
+    which downloaded files a run can see: a CI job or a test points it at an empty folder and no
+    checkpoint lying in the checkout changes what runs.
+    """
     env = os.environ.get(MODELS_DIR_ENV)
-    if env:
-        dirs.append(Path(env).expanduser())
+    return Path(env).expanduser() if env else REPO_MODELS_DIR
+
+
+def search_dirs(configured_dir: str | os.PathLike[str] | None = None) -> list[Path]:
+    """Directories searched for checkpoint files, in order: ``$SAM2AUTO_MODELS_DIR``, a configured
+    folder, then the repository's ``models/`` unless the variable replaced it."""
+    env = os.environ.get(MODELS_DIR_ENV)
+    dirs = [Path(env).expanduser()] if env else []
     if configured_dir:
         dirs.append(Path(configured_dir).expanduser())
-    dirs.append(REPO_MODELS_DIR)
+    if not env:
+        dirs.append(REPO_MODELS_DIR)
     return dirs
 
 

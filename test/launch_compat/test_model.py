@@ -1,5 +1,6 @@
 """The launch compatibility layer evaluates the project's launch files as launch_ros would."""
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,10 +124,25 @@ def test_opaque_function_expands_in_place_with_the_argument_values():
         late.evaluate({})
 
 
-def test_never_used_where_real_launch_exists():
-    # Here (pip-only) the real packages are absent, so the layer is what runs; where they exist
-    # `sam2auto launch` takes the real LaunchService path instead (not testable here).
-    assert real_launch_available() is False
+@pytest.mark.parametrize(("packages", "real"), [
+    ({}, False),  # pip-only install: the compatibility layer runs
+    ({"launch": "", "launch_ros": ""}, False),  # PyPI's unrelated `launch` 0.1.3 has no LaunchService
+    ({"launch": "class LaunchService: pass\n"}, False),  # launch without launch_ros
+    ({"launch": "class LaunchService: pass\n", "launch_ros": ""}, True),  # a ROS 2 install: real launch
+])
+def test_real_launch_is_recognised(packages, real, tmp_path, monkeypatch):
+    # the importable packages are set here, so what this machine has installed decides nothing
+    for name, body in packages.items():
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(body)
+    monkeypatch.setattr(sys, "path", [str(tmp_path)])
+    for name in ("launch", "launch_ros"):
+        monkeypatch.delitem(sys.modules, name, raising=False)  # restored after the test
+    try:
+        assert real_launch_available() is real
+    finally:
+        for name in ("launch", "launch_ros"):
+            sys.modules.pop(name, None)
 
 
 def _effective(call, node: str, namespace: str = "sam2auto") -> dict:

@@ -92,6 +92,16 @@ def test_foreign_or_corrupt_graph(fp32_dir: Path, tmp_path: Path) -> None:
         OnnxSam2Parts(_copy(fp32_dir, tmp_path / "b", replace={"memory_encoder.onnx": corrupt}), providers=["cpu"])
 
 
+@pytest.fixture
+def cpu_only_onnxruntime(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An onnxruntime build without the CUDA / TensorRT providers (the CPU wheel), whatever this
+    machine has installed (set-up installs onnxruntime-gpu where a GPU is seen)."""
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: ["CPUExecutionProvider"])
+
+
+@pytest.mark.usefixtures("cpu_only_onnxruntime")
 def test_provider_fallback_is_logged_and_strict_refuses(fp32_dir: Path, caplog: pytest.LogCaptureFixture) -> None:
     with caplog.at_level(logging.WARNING, logger="sam2auto_ros.onnx.providers"):
         parts = OnnxSam2Parts(fp32_dir, providers=["tensorrt", "cuda", "cpu"])
@@ -101,6 +111,7 @@ def test_provider_fallback_is_logged_and_strict_refuses(fp32_dir: Path, caplog: 
         OnnxSam2Parts(fp32_dir, providers=["cuda", "cpu"], strict_providers=True)
 
 
+@pytest.mark.usefixtures("cpu_only_onnxruntime")
 def test_provider_names() -> None:
     with pytest.raises(ProviderError, match="none of the requested providers"):
         resolve(["cuda"])

@@ -21,31 +21,12 @@ from PIL import Image
 from sam2auto_ros.core.propagation import Prompt
 from sam2auto_ros.sam2.engine import Sam2StreamEngine
 
-VTEST = Path("/usr/share/doc/opencv-doc/examples/data/vtest.avi")
 FRAME_WH = (320, 240)
 
 
-def load_video(n_frames: int, stride: int = 2) -> tuple[list[np.ndarray], str]:
-    """Real footage (OpenCV's vtest.avi, people walking) when installed, else a synthetic scene."""
-    frames: list[np.ndarray] = []
-    if VTEST.is_file():
-        cap = cv2.VideoCapture(str(VTEST))
-        index = 0
-        while len(frames) < n_frames:
-            ok, bgr = cap.read()
-            if not ok:
-                break
-            if index % stride == 0:
-                frames.append(cv2.cvtColor(cv2.resize(bgr, FRAME_WH, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2RGB))
-            index += 1
-        cap.release()
-        if len(frames) == n_frames:
-            return frames, "vtest.avi"
-    return synthetic_video(n_frames), "synthetic"
-
-
 def synthetic_video(n_frames: int, seed: int = 0) -> list[np.ndarray]:
-    """Textured background with three textured discs moving across it."""
+    """Textured background with three textured discs moving across it (seeded: the same frames on
+    every machine; no test reads footage from outside the repository)."""
     rng = np.random.default_rng(seed)
     w, h = FRAME_WH
     background = cv2.GaussianBlur(rng.integers(0, 256, (h, w, 3), dtype=np.uint8), (7, 7), 0)

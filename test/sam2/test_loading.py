@@ -19,9 +19,11 @@ from sam2auto_ros.sam2.loading import (
 from sam2auto_ros.sam2.registry import (
     CHECKPOINTS,
     MODELS_DIR_ENV,
+    REPO_MODELS_DIR,
     CheckpointError,
     checkpoint_info,
     resolve_checkpoint,
+    search_dirs,
 )
 
 from .conftest import MODEL
@@ -51,6 +53,9 @@ def test_resolution_order_explicit_env_configured(tmp_path: Path, monkeypatch: p
     assert resolve_checkpoint(MODEL, configured_dir=conf_dir) == env_dir / tiny_checkpoint.name
     monkeypatch.delenv(MODELS_DIR_ENV)
     assert resolve_checkpoint(MODEL, configured_dir=conf_dir) == conf_dir / tiny_checkpoint.name
+    assert search_dirs(conf_dir) == [conf_dir, REPO_MODELS_DIR]  # the checkout's models/ last...
+    monkeypatch.setenv(MODELS_DIR_ENV, str(env_dir))
+    assert search_dirs(conf_dir) == [env_dir, conf_dir]  # ...and replaced by the variable
 
 
 def test_missing_checkpoint_names_file_and_download_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -95,12 +100,19 @@ def test_key_mismatch_names_missing_and_unexpected_keys(tmp_path: Path, tiny_che
         load_checkpoint(build_random_model(checkpoint_info("sam2.1_hiera_small").config, image_size=256), tiny_checkpoint)
 
 
-def test_device_selection() -> None:
+@pytest.mark.parametrize("has_cuda", [False, True])
+def test_device_selection(has_cuda: bool, monkeypatch: pytest.MonkeyPatch) -> None:
+    # both answers of torch.cuda.is_available() are set here, so no machine decides the branch
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: has_cuda)
     assert select_device("cpu").type == "cpu"
-    assert select_device("auto").type in ("cpu", "cuda")
-    if not torch.cuda.is_available():
+    assert select_device("auto").type == ("cuda" if has_cuda else "cpu")
+    if has_cuda:
+        assert select_device("cuda:1") == torch.device("cuda:1")
+    else:
         with pytest.raises(ValueError, match="no CUDA device"):
             select_device("cuda")
+    with pytest.raises(ValueError, match="unsupported device 'mps'"):
+        select_device("mps")
     with pytest.raises(ValueError, match="image_size must be a positive multiple of 32"):
         build_random_model(CONFIG, image_size=250)
 
@@ -113,7 +125,6 @@ def _cli(*argv: str) -> int:
 
 
 def test_models_cli_list_verify_download(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tiny_checkpoint: Path) -> None:
-    monkeypatch.delenv(MODELS_DIR_ENV, raising=False)
     shutil.copy(tiny_checkpoint, tmp_path / tiny_checkpoint.name)
     assert _cli("--dir", str(tmp_path), "list") == 0
     out = capsys.readouterr().out

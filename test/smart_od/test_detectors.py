@@ -28,11 +28,28 @@ def _check_instances(instances, names, hw=(48, 80)):
 
 @pytest.fixture(scope="module")
 def owl_dir(tmp_path_factory):
+    """Random OWLv2 whose box head is hand-set to add nothing to OWLv2's per-patch box prior, so
+    every patch predicts its own grid cell: known boxes, some inside the image, some not."""
     model, processor = tiny_owlv2()
+    with torch.no_grad():
+        model.box_head.dense2.weight.zero_()
+        model.box_head.dense2.bias.zero_()
     path = tmp_path_factory.mktemp("owlv2")
     model.save_pretrained(path)
     processor.save_pretrained(path)
     return path
+
+
+def _owl_prior_boxes(det: Owlv2Detector, image: np.ndarray) -> np.ndarray:
+    """The model's own boxes for ``image`` in pixels of the padded square, clipped to the image;
+    cells that fall outside it are dropped."""
+    with torch.no_grad():
+        inputs = det.processor(text=[["cat"]], images=image, return_tensors="pt", padding="max_length", max_length=16)
+        cxcywh = det.model(**inputs).pred_boxes[0].numpy() * max(image.shape[:2])
+    h, w = image.shape[:2]
+    xyxy = np.concatenate([cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2], axis=1)
+    xyxy = np.clip(xyxy, 0, [w, h, w, h])
+    return xyxy[(xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])]
 
 
 def test_owlv2_from_directory_through_config(owl_dir):
@@ -41,8 +58,14 @@ def test_owlv2_from_directory_through_config(owl_dir):
     instances, report = det.detect_with_report(IMAGE, ["cat", "dog"])
     assert report.raw == det.model.config.vision_config.image_size**2 // 16**2  # one box per patch
     assert report.kept + report.empty_after_clip + report.non_finite + report.below_floor == report.raw
+    expected = _owl_prior_boxes(det, IMAGE)
+    assert 0 < len(expected) < report.raw  # the padded square's lower cells lie outside the 48 px image
+    assert report.kept == len(instances) == len(expected)
+    got = np.array(sorted(tuple(i.box) for i in instances))
+    assert np.allclose(got, np.array(sorted(map(tuple, expected))), atol=1e-3)
     _check_instances(instances, ["cat", "dog"])
-    assert {i.label for i in det.detect(IMAGE, ["car"])} <= {"car"}  # vocabulary changes per call
+    cars = det.detect(IMAGE, ["car"])  # the vocabulary changes per call
+    assert len(cars) == len(expected) and {i.label for i in cars} == {"car"}
 
 
 def test_owlv2_boxes_are_scaled_to_the_padded_square():
