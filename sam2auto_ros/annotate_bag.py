@@ -82,13 +82,16 @@ from sam2auto_ros.io.images import ImageError, decode_compressed, encode_compres
 from sam2auto_ros.io.instance_msgs import MessageClasses, frame_from_msg, frame_to_msg, ns_to_stamp, stamp_to_ns
 from sam2auto_ros.io.overlay import render_overlay
 from sam2auto_ros.io.recorder import OPEN_DIR
-from sam2auto_ros.pipeline import Pipeline, PipelineError
+from sam2auto_ros.pipeline import DEFAULT_MODEL, Pipeline, PipelineError
+from sam2auto_ros.sam2.registry import DEFAULT_DETECTOR
 
 IMAGE_TYPES = (msg_types.IMAGE, msg_types.COMPRESSED_IMAGE)
 OUTPUT_NS = "/sam2auto/annotated"
 """Where the annotations go: ``<ns>/detections``, ``<ns>/tracks``, ``<ns>/overlay`` (several cameras:
 ``<ns><camera namespace>/...``). Not the live graph's ``/sam2auto/{detections,tracks}``, so a bag
 recorded from the live graph can be annotated offline without a clash."""
+#: what a user without weights runs once (on a machine with internet) for SMART-OD on real footage
+FETCH_WEIGHTS = f"fetch SAM 2's and the detector's weights with `sam2auto models download {DEFAULT_MODEL} {DEFAULT_DETECTOR}`"
 TRUTH_NAME = "ground_truth"
 SIM_IMAGE_TOPIC = "/sam2auto/image"
 SIM_TRUTH_TOPIC = f"/sam2auto/{TRUTH_NAME}"
@@ -266,7 +269,7 @@ def _single_truth(path: Path, topic: str, topics: dict[str, str], truth_topic: s
     if not candidates:
         raise AnnotateError(
             "no detector weights are installed, and the weight-free detector needs the ground truth that simulated "
-            f"recordings carry on a '{TRUTH_NAME}' topic; bag {path} has none. Install SMART-OD weights to annotate real footage."
+            f"recordings carry on a '{TRUTH_NAME}' topic; bag {path} has none. To annotate real footage, {FETCH_WEIGHTS}."
         )
     return candidates[0]
 
@@ -292,7 +295,7 @@ def _cameras(path: Path, requested: list[str], topics: dict[str, str], counts: d
             raise AnnotateError(
                 f"camera {name} has no ground truth: the weight-free detector needs the InstanceMaskArray topic {truth} "
                 f"next to it (simulated recordings carry one); bag {path} has none. Leave that camera out (--topic) or "
-                "install SMART-OD weights to annotate real footage."
+                f"{FETCH_WEIGHTS} to annotate real footage."
             )
         out = output_topics(f"{output_ns.rstrip('/')}{ns}", _jpeg_overlay(overlay_format, topics[name]))
         cameras.append(CameraPlan(name, truth, counts[name], out, topics[name]))

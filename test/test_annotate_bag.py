@@ -156,7 +156,8 @@ def test_bad_inputs_give_one_clear_error_and_write_nothing(sim_bag, tmp_path):
     resized = _write_bag(tmp_path / "resized", [(rgb, "rgb8"), (rgb[:16], "rgb8")])
     _assert_refused(tmp_path, resized, "frame 1 of /cam/image is rgb8 40x16", pipeline=_scripted_pipeline())
     # a bag with no ground truth and no detector weights: says what is missing
-    _assert_refused(tmp_path, _write_bag(tmp_path / "real", [(rgb, "rgb8")] * 2), "needs the ground truth")
+    _assert_refused(tmp_path, _write_bag(tmp_path / "real", [(rgb, "rgb8")] * 2),
+                    "needs the ground truth.*`sam2auto models download sam2.1_hiera_tiny owlv2-base`")
 
 
 def test_unknown_message_type_is_named(tmp_path):

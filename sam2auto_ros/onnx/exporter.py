@@ -68,7 +68,7 @@ def default_export_dir(model: str, image_size: int, precision: str, root: str | 
     return Path(root if root is not None else models_home() / "onnx") / f"{model}-{image_size}-{precision}"
 
 
-class _EdgeCasts(torch.nn.Module):
+class EdgeCasts(torch.nn.Module):
     """Runs a graph module in ``dtype`` while its inputs and outputs stay float32."""
 
     def __init__(self, inner: torch.nn.Module, dtype: torch.dtype) -> None:
@@ -90,9 +90,9 @@ def half_precision_copy(model: torch.nn.Module) -> torch.nn.Module:
     return half
 
 
-def _trace(spec: GraphSpec, module: torch.nn.Module, path: Path, opset: int) -> None:
+def trace_graph(spec: GraphSpec, module: torch.nn.Module, path: Path, opset: int) -> None:
     names = list(module.input_names)
-    # one entry for _EdgeCasts.forward(*args), holding one spec per argument
+    # one entry for EdgeCasts.forward(*args), holding one spec per argument
     shapes = None if spec.dynamic_shapes is None else (tuple(spec.dynamic_shapes.get(n) for n in names),)
     chatter = io.StringIO()
     with torch.no_grad(), contextlib.redirect_stdout(chatter):
@@ -158,9 +158,9 @@ def export_sam2(
             if progress:
                 progress(f"exporting {spec.name} ({precision}, opset {opset})")
             t0 = time.perf_counter()
-            module = _EdgeCasts(spec.module, dtype).eval()  # the wrappers are new modules, in training mode by default
+            module = EdgeCasts(spec.module, dtype).eval()  # the wrappers are new modules, in training mode by default
             path = out / f"{spec.name}.onnx"
-            _trace(spec, module, path, opset)
+            trace_graph(spec, module, path, opset)
             proto = onnx.load(str(path))
             got = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
             if got != opset:

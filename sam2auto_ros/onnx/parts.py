@@ -20,7 +20,7 @@ import torch
 
 from sam2auto_ros.onnx.graphs import GRAPH_NAMES
 from sam2auto_ros.onnx.metadata import CONSTANTS_FILE, ExportInfo, OnnxModelError, load_constants
-from sam2auto_ros.onnx.providers import DEFAULT_PROVIDERS, check_session, resolve
+from sam2auto_ros.onnx.providers import DEFAULT_PROVIDERS, check_session, provider_options, resolve, session_options
 from sam2auto_ros.sam2.parts import SamHeadsOutput
 
 log = logging.getLogger(__name__)
@@ -82,36 +82,14 @@ class OnnxSam2Parts:
                     f"export that configuration with `sam2auto export` or point the onnx directory elsewhere"
                 )
 
-    def _options(self, threads: int | None) -> ort.SessionOptions:
-        options = ort.SessionOptions()
-        options.log_severity_level = 3
-        if threads:
-            options.intra_op_num_threads = threads
-            options.inter_op_num_threads = 1
-        if self.info.precision == "fp16" and self.providers[0] == "CPUExecutionProvider":
-            # onnxruntime 1.31's full (layout) optimisation level crashes on fp16 memory attention on CPU
-            options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
-        return options
-
-    def _provider_options(self) -> list[tuple[str, dict[str, str]]]:
-        chosen = []
-        for name in self.providers:
-            opts: dict[str, str] = {}
-            if name == "TensorrtExecutionProvider":
-                opts = {
-                    "trt_fp16_enable": str(self.info.precision == "fp16"),
-                    "trt_engine_cache_enable": "True",
-                    "trt_engine_cache_path": str(self.directory / "trt_cache"),
-                }
-            chosen.append((name, opts))
-        return chosen
-
     def _open(self, name: str, threads: int | None, strict: bool) -> ort.InferenceSession:
         path = self.directory / f"{name}.onnx"
         if not path.is_file():
             raise OnnxModelError(f"graph {path} is missing; re-run `sam2auto export` for {self.info.describe()}")
         try:
-            session = ort.InferenceSession(str(path), self._options(threads), providers=self._provider_options())
+            options = session_options(self.info.precision, self.providers[0], threads)
+            chosen = provider_options(self.providers, self.info.precision, str(self.directory / "trt_cache"))
+            session = ort.InferenceSession(str(path), options, providers=chosen)
         except Exception as exc:  # onnxruntime raises its own exception types for corrupt files
             raise OnnxModelError(f"onnxruntime cannot load {path}: {str(exc).splitlines()[0]}; re-run `sam2auto export`") from exc
         info, graph = ExportInfo.from_props(dict(session.get_modelmeta().custom_metadata_map), str(path))

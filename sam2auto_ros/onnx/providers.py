@@ -66,3 +66,35 @@ def check_session(session: ort.InferenceSession, requested: Sequence[str], graph
             raise ProviderError(message)
         log.warning(message)
     return active[0] if active else "none"
+
+
+def session_options(precision: str, first_provider: str, threads: int | None = None) -> ort.SessionOptions:
+    """Options for one graph's session: quiet, ``threads`` intra-op threads when given."""
+    options = ort.SessionOptions()
+    options.log_severity_level = 3
+    if threads:
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+    if precision == "fp16" and first_provider == "CPUExecutionProvider":
+        # onnxruntime 1.31's full (layout) optimisation level crashes on some fp16 graphs on CPU
+        # (SAM 2's memory attention)
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED
+    return options
+
+
+def provider_options(
+    providers: Sequence[str], precision: str, engine_cache: str, shape_profile: dict[str, tuple[str, str, str]] | None = None
+) -> list[tuple[str, dict[str, str]]]:
+    """``providers`` with their options: TensorRT in the graph's precision, its engines cached in
+    ``engine_cache`` (building one takes minutes), and, for graphs with dynamic axes, one
+    optimisation profile ``{input: (min, opt, max)}`` with shapes written ``1x16``."""
+    chosen = []
+    for name in providers:
+        opts: dict[str, str] = {}
+        if name == "TensorrtExecutionProvider":
+            opts = {"trt_fp16_enable": str(precision == "fp16"), "trt_engine_cache_enable": "True", "trt_engine_cache_path": engine_cache}
+            if shape_profile:
+                for key, column in (("trt_profile_min_shapes", 0), ("trt_profile_opt_shapes", 1), ("trt_profile_max_shapes", 2)):
+                    opts[key] = ",".join(f"{inp}:{shapes[column]}" for inp, shapes in shape_profile.items())
+        chosen.append((name, opts))
+    return chosen

@@ -164,6 +164,9 @@ class SmartOdNode(ImagePipelineNode):
         values["backend"] = self.param("detector")
         values["model"] = self.model_text
         values["classes"] = ",".join(self._classes)
+        shared = next((d for d in self.detectors.values() if isinstance(d, _SmartOdAdapter)), None)
+        if shared is not None:  # one detector serves every camera: its text-embedding cache once
+            values.update(shared.detector_values())
         return values
 
 
@@ -182,6 +185,11 @@ class _SmartOdAdapter:
 
     def reset(self) -> None:
         self.pipeline.reset()
+
+    def detector_values(self) -> dict[str, int]:
+        """The open-vocabulary detector's text-embedding cache counters, where it keeps one."""
+        stats = getattr(self.pipeline.detector, "cache_stats", None)
+        return stats().as_dict() if stats is not None else {}
 
     def for_another_camera(self) -> _SmartOdAdapter:
         """The same detector and SAM 2 model (loaded once), with this camera's own score statistics."""

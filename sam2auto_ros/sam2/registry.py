@@ -1,4 +1,5 @@
-"""The SAM 2 / SAM 2.1 checkpoints the project knows, and where it looks for them.
+"""The model files the project knows, and where it looks for them: SAM 2 / SAM 2.1 checkpoints and
+the open-vocabulary detectors' weights (second half of this file).
 
 URLs are Meta's official download locations (``checkpoints/download_ckpts.sh`` in
 facebookresearch/sam2: release 072824 for SAM 2, 092824 for SAM 2.1). SHA-256 digests and sizes
@@ -131,3 +132,129 @@ def resolve_checkpoint(
         f"SAM 2 checkpoint {info.filename} not found (looked in {looked}); "
         f"fetch it with `{info.download_command}` or set ${MODELS_DIR_ENV} to the folder holding it"
     )
+
+
+# ---------------------------------------------------------------- open-vocabulary detectors
+# The open-vocabulary detector weights the project knows: hub repository, pinned revision, files.
+#
+# Each entry pins one commit of a Hugging Face model repository, so every file it names is fixed
+# (a revision's files never change). The weights file also carries its SHA-256 and, where the
+# hub's page gives it in bytes, its size; ``sam2auto models verify`` checks both. Where they come
+# from (read from the hub's pages through a search index; nothing could be downloaded here, so no
+# digest was checked against a download):
+#
+# - ``owlv2-large``: google/owlv2-large-patch14-ensemble, ``model.safetensors`` added in d638f16
+#   ("Adding `safetensors` variant of this model (#3)"), Git LFS SHA-256 d1c22615..., 1.75 GB;
+# - ``grounding-dino-tiny``: IDEA-Research/grounding-dino-tiny, the file of 25b0b43 as served at
+#   c254d1f, Git LFS SHA-256 1a2412ef..., 689 MB (two earlier uploads, 59cc2b0 and 43032ec, had
+#   other digests: the pin matters);
+# - ``grounding-dino-base``: IDEA-Research/grounding-dino-base at d5d2765 (file of b979318),
+#   Git LFS SHA-256 78cf02dd..., 936 MB;
+# - ``owlv2-base``: google/owlv2-base-patch16-ensemble at 7c77fc1 (safetensors merged in #4).
+#   Its SHA-256 was not found in the records reachable here: ``None``, so ``verify`` shows the
+#   digest without judging it.
+# Sizes are ``None`` where the hub shows only rounded megabytes. Small files (configs, tokenizer)
+# are pinned by the revision alone.
+#
+# Files live in ``<models dir>/detectors/<name>/`` (a ``save_pretrained`` layout that
+# transformers loads), searched in the same folders as SAM 2's checkpoints.
+
+
+DETECTORS_SUBDIR = "detectors"
+WEIGHTS_FILE = "model.safetensors"
+
+
+@dataclass(frozen=True)
+class HubFile:
+    name: str
+    size_bytes: int | None = None
+    sha256: str | None = None
+
+
+@dataclass(frozen=True)
+class DetectorWeights:
+    """One released detector: where it lives on the hub and what a complete download holds."""
+
+    name: str
+    family: str  # the detector backend that runs it: "owlv2" | "grounding_dino"
+    hub_id: str
+    revision: str
+    image_size: int  # the input side its configuration uses (OWLv2's graphs are exported at it)
+    files: tuple[HubFile, ...]
+
+    @property
+    def download_command(self) -> str:
+        return f"sam2auto models download {self.name}"
+
+    @property
+    def weights(self) -> HubFile:
+        return next(f for f in self.files if f.name == WEIGHTS_FILE)
+
+    @property
+    def url(self) -> str:
+        return f"https://huggingface.co/{self.hub_id}/tree/{self.revision}"
+
+
+def _owlv2_files(config: int, preprocessor: int, weights: HubFile) -> tuple[HubFile, ...]:
+    return (HubFile("config.json", config), HubFile("preprocessor_config.json", preprocessor),
+            HubFile("tokenizer_config.json"), HubFile("special_tokens_map.json", 121), HubFile("added_tokens.json", 67),
+            HubFile("vocab.json"), HubFile("merges.txt"), weights)
+
+
+def _grounding_dino_files(weights: HubFile) -> tuple[HubFile, ...]:
+    return (HubFile("config.json"), HubFile("preprocessor_config.json"), HubFile("tokenizer_config.json"),
+            HubFile("special_tokens_map.json"), HubFile("added_tokens.json"), HubFile("tokenizer.json"), HubFile("vocab.txt"),
+            weights)
+
+
+DETECTORS: dict[str, DetectorWeights] = {
+    d.name: d
+    for d in (
+        DetectorWeights("owlv2-base", "owlv2", "google/owlv2-base-patch16-ensemble", "7c77fc1316a353da3109f81d80ae118dd58fd55b",
+                        960, _owlv2_files(414, 425, HubFile(WEIGHTS_FILE))),
+        DetectorWeights("owlv2-large", "owlv2", "google/owlv2-large-patch14-ensemble", "d638f16c163f70a8b6bd643b2ddbfc8be2c34807",
+                        1008, _owlv2_files(617, 427, HubFile(
+                            WEIGHTS_FILE, None, "d1c2261503c55aaf400667a843a54a5167e3c696334674c4093d6d10f7f40075"))),
+        DetectorWeights("grounding-dino-tiny", "grounding_dino", "IDEA-Research/grounding-dino-tiny",
+                        "c254d1f282bf348ab7f5a27d5cf90531eeba69be", 800, _grounding_dino_files(HubFile(
+                            WEIGHTS_FILE, None, "1a2412ef99bd74bcd3c2a246fa1e48581f8889a1300c9051974741314fc042f3"))),
+        DetectorWeights("grounding-dino-base", "grounding_dino", "IDEA-Research/grounding-dino-base",
+                        "d5d2765ea97a4777a75d177831827bf9f5917c3f", 800, _grounding_dino_files(HubFile(
+                            WEIGHTS_FILE, None, "78cf02dda8891982a76e42194e84d7173329c2ef116937fa65bf6723c74fa89d"))),
+    )
+}
+#: what ``detector.model`` means when nothing else is configured
+DEFAULT_DETECTOR = "owlv2-base"
+
+
+def detector_info(name: str) -> DetectorWeights:
+    try:
+        return DETECTORS[name]
+    except KeyError:
+        raise CheckpointError(f"unknown detector {name!r}; known: {', '.join(DETECTORS)}") from None
+
+
+def is_registered(name: str) -> bool:
+    return name in DETECTORS
+
+
+def detector_dir(name: str, configured_dir: str | os.PathLike[str] | None = None) -> Path | None:
+    """The first folder holding ``name``'s configuration and weights, or ``None``."""
+    for root in search_dirs(configured_dir):
+        candidate = root / DETECTORS_SUBDIR / name
+        if (candidate / "config.json").is_file() and (candidate / WEIGHTS_FILE).is_file():
+            return candidate
+    return None
+
+
+def resolve_detector(name: str, configured_dir: str | os.PathLike[str] | None = None) -> Path:
+    """``name``'s folder, or an error naming where it was looked for and the command that fetches it."""
+    info = detector_info(name)
+    found = detector_dir(name, configured_dir)
+    if found is None:
+        looked = ", ".join(str(d / DETECTORS_SUBDIR / name) for d in search_dirs(configured_dir))
+        raise CheckpointError(
+            f"detector weights {name} ({info.hub_id}) not found (looked in {looked}); fetch them with "
+            f"`{info.download_command}` or set ${MODELS_DIR_ENV} to the folder holding {DETECTORS_SUBDIR}/{name}/"
+        )
+    return found

@@ -65,7 +65,10 @@ class DetectorConfig:
     """The open-vocabulary detector and the classes it looks for (changeable at run time)."""
 
     backend: str = "owlv2"  # owlv2 | grounding_dino | onnx
-    model: str = ""  # local directory, hub name (transformers) or .onnx file
+    # A registry name (`sam2auto models list`: owlv2-base, owlv2-large, grounding-dino-tiny, ...),
+    # a local save_pretrained folder or hub name; for onnx an export folder or a .onnx file. A
+    # registry name with backend onnx means its export: `sam2auto export --detector owlv2 --model NAME`.
+    model: str = "owlv2-base"
     class_names: list[str] = field(default_factory=lambda: ["person", "car", "bicycle", "dog"])
     # The backend's own pre-filter. Deliberately low: the dynamic threshold needs to see the
     # frame's whole score distribution, noise included. The statistics do depend on it
@@ -75,13 +78,20 @@ class DetectorConfig:
     max_detections: int = 300  # highest-scoring detections kept per call
     nms_iou: float = 0.7  # class-aware NMS on every backend's output (1.0 disables)
     device: str = "cpu"
-    onnx_providers: list[str] = field(default_factory=lambda: ["CPUExecutionProvider"])
+    # onnx: tried in order; one missing here is a warning naming what runs instead
+    onnx_providers: list[str] = field(default_factory=lambda: ["tensorrt", "cuda", "cpu"])
+    precision: str = "fp32"  # onnx: fp32 | fp16 graphs (an export of the other precision is refused)
+    # Class-name embeddings kept per name (least recently used out first): a vocabulary change
+    # embeds only the names not held. 1024 names of OWLv2-base take 2 MB.
+    text_cache_size: int = 1024
 
     def __post_init__(self) -> None:
         _check(self.backend in DETECTOR_BACKENDS, f"unknown detector.backend {self.backend!r}; use one of {DETECTOR_BACKENDS}")
         _unit("detector.score_floor", self.score_floor)
         _check(self.max_detections >= 1, "detector.max_detections must be >= 1")
         _unit("detector.nms_iou", self.nms_iou)
+        _check(self.precision in ("fp32", "fp16"), f"detector.precision must be fp32 or fp16, got {self.precision!r}")
+        _check(self.text_cache_size >= 1, f"detector.text_cache_size must be >= 1, got {self.text_cache_size}")
         self.class_names = list(self.class_names)
 
 

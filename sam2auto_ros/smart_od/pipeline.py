@@ -112,7 +112,7 @@ class SmartOD:
         config = SmartODConfig.from_yaml(path) if path else SmartODConfig()
         if params.get("classes"):
             config.detector.class_names = list(params["classes"])
-        detector = build_detector(config.detector)  # fails fast (no weights) before SAM 2 loads
+        detector = build_detector(config.detector, params.get("models_dir") or None)  # fails fast (no weights) before SAM 2 loads
         if not config.generate_masks:
             return cls(config, detector)
         from sam2auto_ros.sam2.image import encode_frame

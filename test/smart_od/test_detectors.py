@@ -8,8 +8,9 @@ import torch
 
 from sam2auto_ros.smart_od.config import ConfigError, DetectorConfig
 from sam2auto_ros.smart_od.detectors import DetectorError, RawDetections, build_detector, sanitize
-from sam2auto_ros.smart_od.detectors.hf import GroundingDinoDetector, Owlv2Detector
+from sam2auto_ros.smart_od.detectors.hf import GroundingDinoDetector
 from sam2auto_ros.smart_od.detectors.onnx import OnnxDetector
+from sam2auto_ros.smart_od.detectors.owlv2 import Owlv2Detector, TorchOwlv2Towers
 from test.smart_od.tiny_detectors import export_fixed_detector, tiny_grounding_dino, tiny_owlv2
 
 torch.set_num_threads(2)
@@ -45,7 +46,7 @@ def _owl_prior_boxes(det: Owlv2Detector, image: np.ndarray) -> np.ndarray:
     cells that fall outside it are dropped."""
     with torch.no_grad():
         inputs = det.processor(text=[["cat"]], images=image, return_tensors="pt", padding="max_length", max_length=16)
-        cxcywh = det.model(**inputs).pred_boxes[0].numpy() * max(image.shape[:2])
+        cxcywh = det.towers.model(**inputs).pred_boxes[0].numpy() * max(image.shape[:2])
     h, w = image.shape[:2]
     xyxy = np.concatenate([cxcywh[:, :2] - cxcywh[:, 2:] / 2, cxcywh[:, :2] + cxcywh[:, 2:] / 2], axis=1)
     xyxy = np.clip(xyxy, 0, [w, h, w, h])
@@ -56,7 +57,7 @@ def test_owlv2_from_directory_through_config(owl_dir):
     det = build_detector(DetectorConfig(backend="owlv2", model=str(owl_dir), score_floor=0.0, nms_iou=1.0))
     assert isinstance(det, Owlv2Detector)
     instances, report = det.detect_with_report(IMAGE, ["cat", "dog"])
-    assert report.raw == det.model.config.vision_config.image_size**2 // 16**2  # one box per patch
+    assert report.raw == det.towers.model.config.vision_config.image_size**2 // 16**2  # one box per patch
     assert report.kept + report.empty_after_clip + report.non_finite + report.below_floor == report.raw
     expected = _owl_prior_boxes(det, IMAGE)
     assert 0 < len(expected) < report.raw  # the padded square's lower cells lie outside the 48 px image
@@ -72,7 +73,7 @@ def test_owlv2_boxes_are_scaled_to_the_padded_square():
     """Rows of the processor output are in the padded square frame: a box the model places at
     the square's right half lands outside an image wider than tall only when the image is tall."""
     model, processor = tiny_owlv2()
-    det = Owlv2Detector(model, processor, score_floor=0.0, nms_iou=1.0)
+    det = Owlv2Detector(TorchOwlv2Towers(model), processor, score_floor=0.0, nms_iou=1.0)
     tall = np.zeros((80, 40, 3), dtype=np.uint8)
     raw = det._predict(tall, ["cat"])
     with torch.no_grad():

@@ -128,6 +128,7 @@ def test_mask_generation_needs_a_model_and_matching_features():
         smart.detect(_frame().astype(np.float32))
 
 
-def test_from_params_without_detector_weights_fails_before_loading_sam2():
-    with pytest.raises(DetectorError, match="detector.model is empty"):
-        SmartOD.from_params({"classes": ["cat"], "smart_od_config": ""})
+def test_from_params_without_detector_weights_fails_before_loading_sam2(tmp_path):
+    # the default detector (owlv2-base) is looked for in models_dir first: an empty folder here
+    with pytest.raises(DetectorError, match="sam2auto models download owlv2-base"):
+        SmartOD.from_params({"classes": ["cat"], "smart_od_config": "", "models_dir": str(tmp_path)})

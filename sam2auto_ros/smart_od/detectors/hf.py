@@ -1,4 +1,4 @@
-"""OWLv2 and Grounding DINO through transformers (5.x), on their own processors.
+"""OWLv2 and Grounding DINO weights through transformers (5.x), on their own processors.
 
 Weights come from a local directory or a hub name (``from_pretrained``); the constructors also
 take a model and processor built in memory (the tests build tiny random ones). The image
@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from sam2auto_ros.smart_od.detectors.base import DetectorBackend, DetectorError, RawDetections
+from sam2auto_ros.smart_od.detectors.owlv2 import Owlv2Detector, TorchOwlv2Towers
 
 
 def _require_name(name_or_path: str) -> None:
@@ -18,11 +19,19 @@ def _require_name(name_or_path: str) -> None:
         raise DetectorError("detector.model is empty: give a local model directory or a hub name")
 
 
+def load_processor(processor_cls, image_processor_cls, name_or_path: str):
+    """The processor from its parts (tokenizer, image processor); one loaded with ``image_processor=``
+    passed to ``from_pretrained`` carries that object in its tokenizer's settings and cannot be saved."""
+    from transformers import AutoTokenizer
+
+    return processor_cls(image_processor=image_processor_cls.from_pretrained(name_or_path),
+                         tokenizer=AutoTokenizer.from_pretrained(name_or_path))
+
+
 def _load(model_cls, processor_cls, image_processor_cls, name_or_path: str, device: str):
     try:
         model = model_cls.from_pretrained(name_or_path).to(device).eval()
-        image_processor = image_processor_cls.from_pretrained(name_or_path)
-        processor = processor_cls.from_pretrained(name_or_path, image_processor=image_processor)
+        processor = load_processor(processor_cls, image_processor_cls, name_or_path)
     except OSError as exc:
         raise DetectorError(
             f"cannot load detector weights from {name_or_path!r}: {exc}. Give a directory written by "
@@ -31,31 +40,18 @@ def _load(model_cls, processor_cls, image_processor_cls, name_or_path: str, devi
     return model, processor
 
 
-class Owlv2Detector(DetectorBackend):
-    """OWLv2: one query per class name; the image is padded to a square at bottom/right."""
+def load_owlv2_weights(name_or_path: str, device: str = "cpu"):
+    """``(Owlv2ForObjectDetection, Owlv2Processor)`` from a ``save_pretrained`` folder or a hub name."""
+    _require_name(name_or_path)
+    from transformers import Owlv2ForObjectDetection, Owlv2ImageProcessorPil, Owlv2Processor
 
-    def __init__(self, model, processor, device: str = "cpu", **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.model, self.processor, self.device = model.eval(), processor, device
+    return _load(Owlv2ForObjectDetection, Owlv2Processor, Owlv2ImageProcessorPil, name_or_path, device)
 
-    @classmethod
-    def from_pretrained(cls, name_or_path: str, device: str = "cpu", **kwargs) -> Owlv2Detector:
-        _require_name(name_or_path)
-        from transformers import Owlv2ForObjectDetection, Owlv2ImageProcessorPil, Owlv2Processor
 
-        model, processor = _load(Owlv2ForObjectDetection, Owlv2Processor, Owlv2ImageProcessorPil, name_or_path, device)
-        return cls(model, processor, device, **kwargs)
-
-    @torch.no_grad()
-    def _predict(self, image: np.ndarray, class_names: list[str]) -> RawDetections:
-        max_len = self.model.config.text_config.max_position_embeddings
-        inputs = self.processor(
-            text=[class_names], images=image, return_tensors="pt", padding="max_length", truncation=True, max_length=max_len
-        ).to(self.device)
-        outputs = self.model(**inputs)
-        side = max(image.shape[:2])  # boxes are relative to the padded square
-        result = self.processor.post_process_grounded_object_detection(outputs, threshold=-1.0, target_sizes=[(side, side)])[0]
-        return RawDetections(result["boxes"].cpu().numpy(), result["scores"].cpu().numpy(), result["labels"].cpu().numpy())
+def load_owlv2(name_or_path: str, device: str = "cpu", text_cache_size: int = 1024, **kwargs) -> Owlv2Detector:
+    """OWLv2 with its two towers run by torch."""
+    model, processor = load_owlv2_weights(name_or_path, device)
+    return Owlv2Detector(TorchOwlv2Towers(model, device), processor, text_cache_size, **kwargs)
 
 
 class GroundingDinoDetector(DetectorBackend):

@@ -17,6 +17,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from sam2auto_ros.onnx.providers import ProviderError, resolve
 from sam2auto_ros.smart_od.detectors.base import DetectorBackend, DetectorError, RawDetections
 
 LETTERBOX_FILL = 114
@@ -62,7 +63,11 @@ class OnnxDetector(DetectorBackend):
         path = Path(path)
         if not path.is_file():
             raise DetectorError(f"ONNX detector {path} does not exist: export one (e.g. YOLO-World) and set detector.model")
-        self.session = ort.InferenceSession(str(path), providers=providers or ["CPUExecutionProvider"])
+        try:
+            chosen = resolve(providers or ["cpu"])
+        except (ProviderError, ValueError) as exc:
+            raise DetectorError(str(exc)) from None
+        self.session = ort.InferenceSession(str(path), providers=chosen)
         meta = self.session.get_modelmeta().custom_metadata_map
         self.vocabulary = list(class_names) if class_names else (_names_from_metadata(meta["names"]) if "names" in meta else [])
         if not self.vocabulary:
