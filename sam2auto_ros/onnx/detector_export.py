@@ -13,11 +13,21 @@ float32 inputs and outputs. Each graph is stamped with :class:`DetectorExportInf
 optimum's ONNX exporter (``optimum-onnx``) knows OWLv2 only as one graph taking token ids and
 pixels together (its ``zero-shot-object-detection`` task), which is the cut this export exists to
 avoid, so neither half is made with it.
+
+Grounding DINO is not exported; it runs on torch (``detector.backend: grounding_dino``). Its
+text and image features are fused inside the encoder, so no cut gives a per-vocabulary text graph
+(the text only could enter as tokens, padded to ``max_text_len``), and with transformers 5.23 /
+torch 2.13 even that graph does not come out right: the phrase masks are built with ``cummax`` /
+``isin``, which neither exporter translates; with the masks fed in as inputs instead, the dynamo
+exporter stops at ``aten._is_all_true`` and ``aten._local_scalar_dense`` (the model reads tensor
+values into Python), and the legacy tracer bakes those branches in and gives NaN logits in
+onnxruntime (tiny random configuration). Its cost on torch is ``bench_detector.py``'s ``gdino`` row.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
 import json
 import logging
 import os
@@ -31,9 +41,8 @@ import onnx
 import torch
 
 from sam2auto_ros.onnx.detector_metadata import DetectorExportInfo, config_fingerprint
-from sam2auto_ros.onnx.exporter import DEFAULT_OPSET, PRECISIONS, SUPPORTED_OPSETS, EdgeCasts, ExportError, trace_graph
+from sam2auto_ros.onnx.exporter import DEFAULT_OPSET, PRECISIONS, SUPPORTED_OPSETS, export_graph
 from sam2auto_ros.onnx.graphs import GraphSpec
-from sam2auto_ros.onnx.tensorrt_ops import unsupported_by_tensorrt
 from sam2auto_ros.smart_od.detectors.owlv2 import Owlv2ImageTower, Owlv2TextTower
 
 log = logging.getLogger(__name__)
@@ -54,6 +63,10 @@ class DetectorExportResult:
     graphs: dict[str, Path]
     seconds: dict[str, float] = field(default_factory=dict)
     tensorrt_problems: dict[str, list[str]] = field(default_factory=dict)
+
+
+def _stamp(proto: onnx.ModelProto, info: DetectorExportInfo, graph: str) -> None:
+    onnx.helper.set_model_props(proto, info.to_props(graph))
 
 
 def owlv2_graph_specs(model: Any, max_queries: int) -> list[GraphSpec]:
@@ -110,18 +123,9 @@ def export_owlv2(
             progress(f"exporting {spec.name} ({precision}, opset {opset})")
         t0 = time.perf_counter()
         path = out / f"{spec.name}.onnx"
-        trace_graph(spec, EdgeCasts(spec.module, dtype).eval(), path, opset)
-        proto = onnx.load(str(path))
-        got = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
-        if got != opset:
-            raise ExportError(f"{spec.name}: the exporter wrote opset {got}, not the requested {opset}")
-        onnx.helper.set_model_props(proto, info.to_props(spec.name))
-        onnx.checker.check_model(proto, full_check=True)
-        onnx.save(proto, str(path))
+        problems = export_graph(spec, dtype, path, opset, functools.partial(_stamp, info=info, graph=spec.name))
         result.graphs[spec.name] = path
-        problems = unsupported_by_tensorrt(proto)
         if problems:
-            log.warning("%s uses what TensorRT cannot parse: %s", spec.name, "; ".join(problems))
             result.tensorrt_problems[spec.name] = problems
         result.seconds[spec.name] = time.perf_counter() - t0
     processor.save_pretrained(str(out))

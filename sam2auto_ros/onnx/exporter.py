@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import functools
 import io
 import logging
 import os
@@ -81,6 +82,25 @@ class EdgeCasts(torch.nn.Module):
         out = self.inner(*cast)
         outs = (out,) if isinstance(out, torch.Tensor) else tuple(out)
         return tuple(o.float() if o.is_floating_point() else o for o in outs)
+
+
+def export_graph(
+    spec: GraphSpec, dtype: torch.dtype, path: Path, opset: int, stamp_graph: Callable[[onnx.ModelProto], None]
+) -> list[str]:
+    """Trace ``spec`` in ``dtype`` (float32 at the edges) to ``path``, check its opset, stamp it,
+    pass it through ``onnx.checker`` and save it; returns what TensorRT's parser would refuse."""
+    trace_graph(spec, EdgeCasts(spec.module, dtype).eval(), path, opset)  # wrappers are new modules: eval
+    proto = onnx.load(str(path))
+    got = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
+    if got != opset:
+        raise ExportError(f"{spec.name}: the exporter wrote opset {got}, not the requested {opset}")
+    stamp_graph(proto)
+    onnx.checker.check_model(proto, full_check=True)
+    onnx.save(proto, str(path))
+    problems = unsupported_by_tensorrt(proto)
+    if problems:
+        log.warning("%s uses what TensorRT cannot parse: %s", spec.name, "; ".join(problems))
+    return problems
 
 
 def half_precision_copy(model: torch.nn.Module) -> torch.nn.Module:
@@ -158,20 +178,10 @@ def export_sam2(
             if progress:
                 progress(f"exporting {spec.name} ({precision}, opset {opset})")
             t0 = time.perf_counter()
-            module = EdgeCasts(spec.module, dtype).eval()  # the wrappers are new modules, in training mode by default
             path = out / f"{spec.name}.onnx"
-            trace_graph(spec, module, path, opset)
-            proto = onnx.load(str(path))
-            got = next((o.version for o in proto.opset_import if o.domain in ("", "ai.onnx")), None)
-            if got != opset:
-                raise ExportError(f"{spec.name}: the exporter wrote opset {got}, not the requested {opset}")
-            stamp(proto, info, spec.name)
-            onnx.checker.check_model(proto, full_check=True)
-            onnx.save(proto, str(path))
+            problems = export_graph(spec, dtype, path, opset, functools.partial(stamp, info=info, graph=spec.name))
             result.graphs[spec.name] = path
-            problems = unsupported_by_tensorrt(proto)
             if problems:
-                log.warning("%s uses what TensorRT cannot parse: %s", spec.name, "; ".join(problems))
                 result.tensorrt_problems[spec.name] = problems
             result.seconds[spec.name] = time.perf_counter() - t0
     save_constants(out / CONSTANTS_FILE, parts32.constants, info)

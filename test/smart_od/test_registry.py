@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from sam2auto_ros.cli import main
 from sam2auto_ros.cli import models as models_cli
 from sam2auto_ros.sam2.registry import DEFAULT_DETECTOR, DETECTORS, MODELS_DIR_ENV, CheckpointError, detector_info, resolve_detector
 from sam2auto_ros.smart_od.config import DetectorConfig
@@ -111,3 +112,13 @@ def test_a_complete_download_is_verified_before_it_appears(tmp_path: Path, monke
     assert _cli("--dir", str(tmp_path), "download", "owlv2-large") == 1
     assert "do not match the registry" in capsys.readouterr().err
     assert not (tmp_path / "detectors" / "owlv2-large").exists()
+
+
+def test_onnx_backend_resolves_the_registry_export_and_checks_it(models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``sam2auto export --detector owlv2`` reads the registry's weights; ``backend: onnx`` with the
+    registry name looks for the export at the registry's image size and refuses one of another size."""
+    out = models_dir / "onnx" / "owlv2-base-960-fp32"  # where the registry's 960 px export belongs
+    assert main(["export", "--detector", "owlv2", "--max-classes", "4", "--out", str(out)]) == 0
+    assert f"exporting owlv2-base from {models_dir / 'detectors' / 'owlv2-base'}" in capsys.readouterr().out
+    with pytest.raises(DetectorError, match="owlv2-base @ 64px fp32.*image_size=960"):
+        build_detector(DetectorConfig(backend="onnx", onnx_providers=["cpu"]))

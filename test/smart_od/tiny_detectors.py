@@ -15,45 +15,31 @@ LETTERS = "abcdefghijklmnopqrstuvwxyz"
 
 
 def tiny_owlv2():
-    from transformers import CLIPTokenizer, Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessorPil, Owlv2Processor
+    from sam2auto_ros.smart_od.detectors.hf import random_owlv2
 
-    vocab = {"!": 0, "<|startoftext|>": 1, "<|endoftext|>": 2}  # OwlViT/Owlv2 need start id > 0
-    for ch in LETTERS:
-        vocab.setdefault(ch, len(vocab))
-        vocab.setdefault(ch + "</w>", len(vocab))
-    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], pad_token="!")
-    config = Owlv2Config(
-        text_config=dict(vocab_size=len(vocab), hidden_size=32, intermediate_size=37, num_hidden_layers=2,
-                         num_attention_heads=4, max_position_embeddings=16, bos_token_id=1, eos_token_id=2, pad_token_id=0),
+    return random_owlv2(
+        text_config=dict(vocab_size=2 * len(LETTERS) + 3, hidden_size=32, intermediate_size=37, num_hidden_layers=2,
+                         num_attention_heads=4, max_position_embeddings=16),
         vision_config=dict(hidden_size=32, intermediate_size=37, num_hidden_layers=2, num_attention_heads=4,
                            image_size=64, patch_size=16),
         projection_dim=32,
     )
-    torch.manual_seed(0)
-    model = Owlv2ForObjectDetection(config).eval()
-    processor = Owlv2Processor(image_processor=Owlv2ImageProcessorPil(size={"height": 64, "width": 64}), tokenizer=tokenizer)
-    return model, processor
 
 
 def tiny_grounding_dino():
-    from transformers import (BertConfig, BertTokenizer, GroundingDinoConfig, GroundingDinoForObjectDetection,
-                              GroundingDinoImageProcessorPil, GroundingDinoProcessor, SwinConfig)
+    from transformers import BertConfig, SwinConfig
 
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "cat", "dog", "car", "person", "red", "bicycle"]
-    vocab = {w: i for i, w in enumerate(words)}
-    tokenizer = BertTokenizer(vocab=vocab)
+    from sam2auto_ros.smart_od.detectors.hf import random_grounding_dino
+
     backbone = SwinConfig(image_size=32, patch_size=4, embed_dim=8, depths=[1, 1, 1, 1], num_heads=[1, 1, 1, 1],
                           window_size=2, out_features=["stage2", "stage3", "stage4"])
-    text = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
+    text = BertConfig(vocab_size=12, hidden_size=32, num_hidden_layers=1, num_attention_heads=2,
                       intermediate_size=37, max_position_embeddings=64)
-    config = GroundingDinoConfig(backbone_config=backbone, text_config=text, d_model=32, encoder_layers=1,
-                                 decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2,
-                                 encoder_ffn_dim=32, decoder_ffn_dim=32, num_queries=20, num_feature_levels=4,
-                                 max_text_len=32, encoder_n_points=2, decoder_n_points=2, use_timm_backbone=False)
-    torch.manual_seed(0)
-    model = GroundingDinoForObjectDetection(config).eval()
-    image_processor = GroundingDinoImageProcessorPil(size={"shortest_edge": 64, "longest_edge": 96})
-    return model, GroundingDinoProcessor(image_processor=image_processor, tokenizer=tokenizer)
+    return random_grounding_dino(
+        image_size={"shortest_edge": 64, "longest_edge": 96}, backbone_config=backbone, text_config=text, d_model=32,
+        encoder_layers=1, decoder_layers=2, encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32,
+        decoder_ffn_dim=32, num_queries=20, num_feature_levels=4, max_text_len=32, encoder_n_points=2, decoder_n_points=2,
+    )
 
 
 class FixedOutputDetector(torch.nn.Module):

@@ -7,6 +7,8 @@ processors are the PIL ones: the default ones need torchvision, which CPU instal
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import torch
 
@@ -46,6 +48,48 @@ def load_owlv2_weights(name_or_path: str, device: str = "cpu"):
     from transformers import Owlv2ForObjectDetection, Owlv2ImageProcessorPil, Owlv2Processor
 
     return _load(Owlv2ForObjectDetection, Owlv2Processor, Owlv2ImageProcessorPil, name_or_path, device)
+
+
+def random_owlv2(text_config: dict | None = None, vision_config: dict | None = None, seed: int = 0, **config: Any):
+    """``(model, processor)`` of OWLv2 with random weights and a letter-level tokenizer built in memory.
+
+    No weights can be downloaded here: tests use tiny configurations, benchmarks the released
+    ones' (the defaults of ``Owlv2Config`` are OWLv2 base at 960 px). The tokenizer spells names
+    letter by letter; OWLv2 needs a start-token id above 0 (0 marks padded queries).
+    """
+    from transformers import CLIPTokenizer, Owlv2Config, Owlv2ForObjectDetection, Owlv2ImageProcessorPil, Owlv2Processor
+
+    vocab = {"!": 0, "<|startoftext|>": 1, "<|endoftext|>": 2}
+    for letter in "abcdefghijklmnopqrstuvwxyz":
+        vocab.setdefault(letter, len(vocab))
+        vocab.setdefault(letter + "</w>", len(vocab))
+    tokenizer = CLIPTokenizer(vocab=vocab, merges=[], pad_token="!")
+    text = {"bos_token_id": 1, "eos_token_id": 2, "pad_token_id": 0, **(text_config or {})}
+    owl_config = Owlv2Config(text_config=text, vision_config=vision_config or {}, **config)
+    torch.manual_seed(seed)
+    model = Owlv2ForObjectDetection(owl_config).eval()
+    side = int(owl_config.vision_config.image_size)
+    processor = Owlv2Processor(image_processor=Owlv2ImageProcessorPil(size={"height": side, "width": side}), tokenizer=tokenizer)
+    return model, processor
+
+
+def random_grounding_dino(image_size: dict[str, int] | None = None, seed: int = 0, **config: Any):
+    """``(model, processor)`` of Grounding DINO with random weights and a word-level tokenizer of a
+    few class words; ``config`` goes to ``GroundingDinoConfig`` (its defaults: Swin-T, BERT-base)."""
+    from transformers import (
+        BertTokenizer,
+        GroundingDinoConfig,
+        GroundingDinoForObjectDetection,
+        GroundingDinoImageProcessorPil,
+        GroundingDinoProcessor,
+    )
+
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", ".", "cat", "dog", "car", "person", "red", "bicycle"]
+    tokenizer = BertTokenizer(vocab={w: i for i, w in enumerate(words)})
+    torch.manual_seed(seed)
+    model = GroundingDinoForObjectDetection(GroundingDinoConfig(use_timm_backbone=False, **config)).eval()
+    image_processor = GroundingDinoImageProcessorPil(size=image_size or {"shortest_edge": 800, "longest_edge": 1333})
+    return model, GroundingDinoProcessor(image_processor=image_processor, tokenizer=tokenizer)
 
 
 def load_owlv2(name_or_path: str, device: str = "cpu", text_cache_size: int = 1024, **kwargs) -> Owlv2Detector:
