@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 import numpy as np
 import torch
+from scipy.special import expit
 
 from sam2auto_ros.smart_od.detectors.base import DetectorBackend, DetectorError, RawDetections
 from sam2auto_ros.smart_od.detectors.text_cache import TextCacheStats, TextEmbeddingCache
@@ -99,7 +100,7 @@ def boxes_from_outputs(logits: np.ndarray, pred_boxes: np.ndarray, side: int) ->
     """transformers' OWLv2 post-processing: the best class per box, sigmoid score, corners in
     pixels of the ``side`` x ``side`` square the image was padded to (bottom/right)."""
     best = logits.argmax(axis=-1)
-    scores = 1.0 / (1.0 + np.exp(-logits.max(axis=-1).astype(np.float64)))
+    scores = expit(logits.max(axis=-1).astype(np.float64))
     cx, cy, w, h = np.moveaxis(pred_boxes.astype(np.float64), -1, 0)
     corners = np.stack([cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2], axis=-1) * side
     return RawDetections(corners, scores, best)
