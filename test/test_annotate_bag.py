@@ -493,3 +493,29 @@ def test_bad_compressed_frames_are_refused_by_frame_and_topic(scene, tmp_path):
             writer.write("/cam/image/compressed", store.types[msg_types.COMPRESSED_IMAGE](header=header, format=fmt, data=data), 10**9 + i)
     _assert_refused(tmp_path, tmp_path / "resized", r"frame 1 of /cam/image/compressed is compressed 160x64, earlier frames are "
                     r"compressed 160x128", pipeline=_scripted_pipeline())
+
+
+@pytest.mark.slow
+def test_downloaded_weights_label_real_footage_with_no_configuration_file(tmp_path, monkeypatch, capsys):
+    """What `sam2auto models download sam2.1_hiera_tiny owlv2-base` leaves in the models folder
+    (random weights in the released layout here) is enough: `annotate-bag IN OUT --classes person`
+    on a bag without ground truth runs SMART-OD (the default detector.model resolves through the
+    registry) and SAM 2, no parameter file given."""
+    from sam2auto_ros.sam2.loading import save_random_checkpoint
+    from sam2auto_ros.sam2.registry import MODELS_DIR_ENV
+    from test.smart_od.tiny_detectors import tiny_owlv2
+
+    models = tmp_path / "models"
+    save_random_checkpoint(models / "sam2.1_hiera_tiny.pt", "configs/sam2.1/sam2.1_hiera_t.yaml", image_size=256)
+    owl, processor = tiny_owlv2()
+    owl.save_pretrained(models / "detectors" / "owlv2-base")
+    processor.save_pretrained(models / "detectors" / "owlv2-base")
+    monkeypatch.setenv(MODELS_DIR_ENV, str(models))
+    frames = [(np.random.default_rng(i).integers(0, 255, (64, 80, 3), dtype=np.uint8), "rgb8") for i in range(1)]
+    real = _write_bag(tmp_path / "real", frames)
+    out = tmp_path / "out"
+    # --image-size only keeps the random SAM 2 small enough for a test; nothing else is configured
+    assert cli_main(["annotate-bag", str(real), str(out), "--classes", "person", "--quiet", "--no-overlay", "--image-size", "256"]) == 0
+    assert "(smart-od + FLASH on" in capsys.readouterr().out
+    detections = [m for m in read_messages(out, [TOPICS["detections"]])]
+    assert len(detections) == 1  # a detections message for the frame, from SMART-OD
