@@ -80,7 +80,7 @@ def _run_detector(args: argparse.Namespace) -> int:
     from sam2auto_ros.onnx.detector_export import DEFAULT_MAX_QUERIES, export_owlv2
     from sam2auto_ros.onnx.exporter import DEFAULT_OPSET, ExportError, default_export_dir
     from sam2auto_ros.onnx.metadata import file_sha256
-    from sam2auto_ros.sam2.registry import DEFAULT_DETECTOR, WEIGHTS_FILE, detector_info, resolve_detector
+    from sam2auto_ros.sam2.registry import DEFAULT_DETECTOR, WEIGHTS_FILE, CheckpointError, detector_info, resolve_detector
     from sam2auto_ros.smart_od.detectors import DetectorError
     from sam2auto_ros.smart_od.detectors.hf import load_owlv2_weights
 
@@ -104,7 +104,7 @@ def _run_detector(args: argparse.Namespace) -> int:
             model, processor, name, out, weights_sha256=file_sha256(weights) if weights.is_file() else "", precision=precision,
             opset=args.opset or DEFAULT_OPSET, max_queries=args.max_classes or DEFAULT_MAX_QUERIES, progress=print,
         )
-    except (DetectorError, ExportError, ValueError, OSError) as exc:
+    except (CheckpointError, DetectorError, ExportError, ValueError, OSError) as exc:
         print(f"sam2auto export: {exc}", file=sys.stderr)
         return 2
     return _report(result.info.describe(), result.directory, result.graphs, result.seconds, result.tensorrt_problems)

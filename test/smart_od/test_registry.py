@@ -55,7 +55,8 @@ def test_default_config_loads_the_registry_weights(models_dir: Path) -> None:
     assert report.raw == 16  # one box per patch of the tiny model's 64 px input
 
 
-def test_missing_detector_names_the_download_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_missing_detector_names_the_download_command(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                     capsys: pytest.CaptureFixture[str]) -> None:
     monkeypatch.setenv(MODELS_DIR_ENV, str(tmp_path))
     with pytest.raises(DetectorError, match="fetch them with `sam2auto models download owlv2-base`"):
         build_detector(DetectorConfig())
@@ -63,6 +64,10 @@ def test_missing_detector_names_the_download_command(tmp_path: Path, monkeypatch
         build_detector(DetectorConfig(backend="onnx", precision="fp16"))
     with pytest.raises(DetectorError, match="only OWLv2"):
         build_detector(DetectorConfig(backend="onnx", model="grounding-dino-tiny"))
+    assert main(["export", "--detector", "owlv2"]) == 2  # nothing to export from: says how to get it
+    assert "fetch them with `sam2auto models download owlv2-base`" in capsys.readouterr().err
+    assert main(["export", "--detector", "owlv2", "--model", "grounding-dino-tiny"]) == 2
+    assert "grounding-dino-tiny is not an owlv2 model" in capsys.readouterr().err
 
 
 def test_models_cli_lists_and_verifies_detectors(models_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
