@@ -52,16 +52,16 @@ about the size of the largest camera topic read (freed once its tracks are done)
 720p frame.
 
 Everything is written under a scratch folder next to ``OUT`` and renamed to ``OUT`` only when the
-bag is complete, so an interrupted or failed run (any camera) never leaves something at ``OUT``.
+bag is complete, so an interrupted or failed run (any camera) never leaves something at ``OUT``
+(:func:`sam2auto_ros.io.outputs.staged_output`: one run per OUT, scratch of killed runs removed,
+a full or read-only disk reported in one line).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import struct
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -80,6 +80,7 @@ from sam2auto_ros.io.camera_topics import COMPRESSED_SUFFIX, camera_namespace, i
 from sam2auto_ros.io.frame_store import FrameStore, frame_store
 from sam2auto_ros.io.images import ImageError, decode_compressed, encode_compressed, image_fields, image_to_array, to_rgb
 from sam2auto_ros.io.instance_msgs import MessageClasses, frame_from_msg, frame_to_msg, ns_to_stamp, stamp_to_ns
+from sam2auto_ros.io.outputs import staged_output
 from sam2auto_ros.io.overlay import render_overlay
 from sam2auto_ros.io.recorder import OPEN_DIR
 from sam2auto_ros.pipeline import DEFAULT_MODEL, Pipeline, PipelineError
@@ -388,26 +389,17 @@ def annotate_bag(
     pipeline = pipeline or Pipeline.create(classes)
     plan = plan_bag(in_path, needs_truth=pipeline.needs_truth, topic=topic, all_cameras=all_cameras, truth_topic=truth_topic,
                     output_ns=output_ns, overlay_format=overlay_format)
-    work = scratch_dir(out_path)
-    try:
+    with staged_output(out_path) as stage:  # the finished bag appears at once, or not at all
         seconds = dict.fromkeys(("detector", "read_decode", "propagator", "flash"), 0.0)
         t0 = time.perf_counter()
-        runs = [annotate_camera(in_path, camera, pipeline, work / f"frames_{n}", offline=offline, progress=progress, seconds=seconds)
+        runs = [annotate_camera(in_path, camera, pipeline, stage.scratch / f"frames_{n}", offline=offline, progress=progress,
+                                seconds=seconds)
                 for n, camera in enumerate(plan.cameras)]
-        report = write_annotations(in_path, work / out_path.name, runs, plan.topics, pipeline.describe(), storage=storage,
+        report = write_annotations(in_path, stage.path, runs, plan.topics, pipeline.describe(), storage=storage,
                                    overlay=overlay, progress=progress)
-        os.replace(work / out_path.name, out_path)  # the finished bag appears at once, or not at all
-        report.output = out_path
-        report.seconds = {**seconds, **report.seconds, "total": time.perf_counter() - t0}
-        return report
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-
-
-def scratch_dir(out_path: Path) -> Path:
-    """A new folder beside ``out_path`` for its frames and its unfinished bag (``.<name>.partial-*``)."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    return Path(tempfile.mkdtemp(prefix=f".{out_path.name}.partial-", dir=out_path.parent))
+    report.output = out_path
+    report.seconds = {**seconds, **report.seconds, "total": time.perf_counter() - t0}
+    return report
 
 
 @dataclass

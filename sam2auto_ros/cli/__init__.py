@@ -28,11 +28,24 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.verbose else logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    name = " ".join(["sam2auto", args.command, *([args.dataset_command] if args.command == "dataset" else [])])
+    return run_command(args, name)
+
+
+def run_command(args: argparse.Namespace, name: str) -> int:
+    """Run ``args.func``: SIGTERM and SIGHUP end it as Ctrl-C does (its clean-up runs, exit 128 + signal),
+    and an output that cannot be written is one line with exit code 2, whatever the command."""
+    from sam2auto_ros.io.outputs import OutputError, interrupt_exit_code, terminate_like_interrupt
+
     try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+        with terminate_like_interrupt():
+            return int(args.func(args) or 0)
+    except KeyboardInterrupt as exc:
+        print(f"{name}: interrupted ({str(exc) or 'SIGINT'}); nothing was left half-written", file=sys.stderr)
+        return interrupt_exit_code(exc)
+    except OutputError as exc:
+        print(f"{name}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from sam2auto_ros.annotate_bag import OUTPUT_NS, OVERLAY_FORMATS, AnnotateError, annotate_bag
+from sam2auto_ros.cli import run_command
 from sam2auto_ros.pipeline import BACKENDS, DEFAULT_MODEL, DETECTORS, Pipeline, PipelineError
 
 
@@ -103,7 +104,9 @@ def main(argv: list[str] | None = None) -> int:
     """``ros2 run sam2auto_ros annotate_bag IN OUT ...``: the same command as a package executable."""
     parser = argparse.ArgumentParser(prog="annotate_bag", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     add_arguments(parser)
-    return run(parser.parse_args(argv))
+    args = parser.parse_args(argv)
+    args.func = run
+    return run_command(args, "annotate_bag")
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ in each format, the frames as JPEGs (``DIR/images/<video>/``) and an overlay vid
 (``DIR/overlay.mp4``). A bag with several cameras' tracks needs ``--camera NAME`` (image topic,
 namespace or name: ``/front/image``, ``/front``, ``front``) or ``--all-cameras`` (one dataset, a
 video per camera, named after it). DIR must be new or empty; nothing is left there if the export fails. ``sam2auto dataset recover BAG`` finishes a bag whose recorder was killed
-(everything flushed before the kill is kept: at most the recorder's ``flush_period_s`` is lost).
+(everything flushed before the kill is kept: at most the recorder's ``flush_period_s`` is lost) and
+repairs damaged splits; bytes it cannot read are never deleted (the originals go to
+``BAG/unrecovered/``), and it exits with 2 when there were any.
 """
 
 from __future__ import annotations
@@ -97,12 +99,26 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_recover(args: argparse.Namespace) -> int:
-    from sam2auto_ros.io.recorder import recover_bag
+    from sam2auto_ros.io.recovery import recover_bag
 
     try:
-        count = recover_bag(args.bag)
+        report = recover_bag(args.bag)
     except BagError as exc:
         print(f"sam2auto dataset recover: error: {exc}", file=sys.stderr)
         return 2
-    print(f"{args.bag}: {count} messages recovered from unfinished files; the bag is complete")
+    for split in report.splits:
+        if split.state != "sound" or split.gaps:
+            print(f"  {split.file}: {split.state}, {split.messages} messages")
+        for gap in split.gaps:
+            print(f"    not read: {gap.describe()}")
+        if split.kept is not None:
+            print(f"    original kept, unchanged: {split.kept}")
+    if not report.complete:
+        kept = sorted({str(s.kept.parent) for s in report.unrecovered if s.kept is not None})
+        print(f"sam2auto dataset recover: error: {args.bag}: {len(report.unrecovered)} split(s) held bytes that could not "
+              f"be read (listed above); the bag opens with the {report.messages} messages that could, "
+              f"{report.recovered} of them recovered; the originals are kept in {', '.join(kept) or args.bag}",
+              file=sys.stderr)
+        return 2
+    print(f"{args.bag}: complete, {report.messages} messages; {report.recovered} recovered from unfinished or damaged files")
     return 0

@@ -22,18 +22,15 @@ paired with tracks by header stamp, so a dataset's images are the frames the mas
 
 All or nothing: cameras, tracks (decoded) and the image stamps of every track frame are checked
 before anything is written; the dataset is then written into a scratch folder next to ``out_dir``
-and renamed into place when complete, so a failure (or Ctrl-C) leaves nothing at ``out_dir``. An
-``out_dir`` that exists must be an empty folder.
+and renamed into place when complete (:func:`sam2auto_ros.io.outputs.staged_output`), so a failure,
+Ctrl-C, SIGTERM or a full disk leaves nothing at ``out_dir``. An ``out_dir`` that exists must be an
+empty folder.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import uuid
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -50,6 +47,7 @@ from sam2auto_ros.io.bags import DAMAGED_BAG_ERRORS, BagMessage, open_reader, re
 from sam2auto_ros.io.camera_topics import camera_namespace, is_overlay
 from sam2auto_ros.io.images import ImageError, decode_compressed, image_to_array, to_rgb
 from sam2auto_ros.io.instance_msgs import frame_from_msg, stamp_to_ns
+from sam2auto_ros.io.outputs import staged_output
 from sam2auto_ros.io.overlay import OverlayVideo
 
 TRACK_TOPICS = ("/sam2auto/annotated/tracks", "/sam2auto/tracks")
@@ -318,7 +316,11 @@ def _write_frames(bag: str | Path, loaded: BagTracks, video_name: str, images: P
             if images is not None:
                 path = images / frame_file_name(n, video_name)
                 path.parent.mkdir(parents=True, exist_ok=True)
-                cv2.imwrite(str(path), np.ascontiguousarray(rgb[..., ::-1]))
+                # encoded here and written by Python: cv2.imwrite only returns False on a full disk
+                ok, jpeg = cv2.imencode(path.suffix, np.ascontiguousarray(rgb[..., ::-1]))
+                if not ok:
+                    raise ExportError(f"frame {n} of {loaded.image_topic} cannot be encoded as {path.suffix}")
+                path.write_bytes(jpeg.tobytes())
             if overlay is not None:
                 overlay.write(rgb, loaded.frames[n])
     finally:
@@ -330,31 +332,6 @@ def _check_out(out_dir: Path) -> None:
     if out_dir.exists() and (not out_dir.is_dir() or any(out_dir.iterdir())):
         raise ExportError(f"{out_dir} already exists and is not an empty folder; export into a new (or empty) folder: "
                           "a dataset is written whole or not at all, never mixed with older files")
-
-
-@contextmanager
-def _staged(out_dir: Path) -> Iterator[Path]:
-    """A scratch folder next to ``out_dir``, renamed to it when the block completes, removed (with any
-    parent folders made for it) when the block fails."""
-    target = out_dir.resolve() if out_dir.is_symlink() else out_dir
-    made = [p for p in (target.parent, *target.parent.parents) if not p.exists()]
-    target.parent.mkdir(parents=True, exist_ok=True)
-    scratch = target.parent / f".{target.name}.partial-{uuid.uuid4().hex[:8]}"
-    scratch.mkdir()
-    try:
-        yield scratch
-        try:
-            os.replace(scratch, target)  # onto nothing or an empty folder
-        except OSError as exc:
-            raise ExportError(f"cannot move the finished dataset to {out_dir}: {exc}") from exc
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        for parent in made:
-            try:
-                parent.rmdir()
-            except OSError:
-                break
-        raise
 
 
 def export_bag(
@@ -397,18 +374,20 @@ def export_bag(
                 raise ExportError(f"bag {bag} has no single camera topic to take frames from{which}; "
                                   "export with --no-images --no-video")
             _check_images(bag, each)
-    with _staged(out_dir) as scratch:
+    with staged_output(out_dir, replace_empty_dir=True) as stage:
+        folder = stage.path
+        folder.mkdir()
         if several:
             videos = {name: each.frames for name, each in zip(names, loaded)}
-            written = {fmt: export_videos(videos, scratch, fmt, loaded[0].categories) for fmt in formats}
+            written = {fmt: export_videos(videos, folder, fmt, loaded[0].categories) for fmt in formats}
         else:
-            written = {fmt: export_tracks(loaded[0].frames, scratch, fmt, loaded[0].categories, names[0]) for fmt in formats}
+            written = {fmt: export_tracks(loaded[0].frames, folder, fmt, loaded[0].categories, names[0]) for fmt in formats}
         if images or video:
             for name, each in zip(names, loaded):
-                overlay = (scratch / "overlay" / f"{name}.mp4" if several else scratch / "overlay.mp4") if video else None
-                _write_frames(bag, each, name, scratch / "images" if images else None, overlay, fps)
+                overlay = (folder / "overlay" / f"{name}.mp4" if several else folder / "overlay.mp4") if video else None
+                _write_frames(bag, each, name, folder / "images" if images else None, overlay, fps)
             if images:
-                written["images"] = scratch / "images"
+                written["images"] = folder / "images"
             if video:
-                written["video"] = scratch / "overlay" if several else scratch / "overlay.mp4"
-    return {what: out_dir / path.relative_to(scratch) for what, path in written.items()}
+                written["video"] = folder / "overlay" if several else folder / "overlay.mp4"
+    return {what: out_dir / path.relative_to(folder) for what, path in written.items()}

@@ -102,6 +102,10 @@ class RgbFrames(FrameStore):
         if self._images is None:
             self._images = np.lib.format.open_memmap(self.path, mode="w+", dtype=np.uint8, shape=(self.count, *rgb.shape))
             self.nbytes = self._images.nbytes
+            # claim the disk now: a write into a sparse map on a full disk kills the process with
+            # SIGBUS; reserved here, a full disk is an OSError (ENOSPC) naming the file
+            with open(self.path, "r+b") as handle:
+                os.posix_fallocate(handle.fileno(), 0, os.fstat(handle.fileno()).st_size)
         self._images[self._filled] = rgb
         self._filled += 1
 

@@ -7,6 +7,7 @@ the video; untracked detections are drawn gray.
 from __future__ import annotations
 
 import colorsys
+import errno
 from pathlib import Path
 
 import cv2
@@ -93,9 +94,17 @@ class OverlayVideo:
         self.frames += 1
 
     def close(self) -> None:
+        """Finish the file; OSError when it holds fewer frames than were written (opencv's writer
+        drops write errors, a full disk among them, without a word)."""
         if self._writer is not None:
             self._writer.release()
             self._writer = None
+            capture = cv2.VideoCapture(str(self.path))
+            stored = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) if capture.isOpened() else 0
+            capture.release()
+            if stored != self.frames:
+                raise OSError(errno.EIO, f"the video holds {stored} of the {self.frames} frames written "
+                              "(a full disk?)", str(self.path))
 
     def __enter__(self) -> OverlayVideo:
         return self

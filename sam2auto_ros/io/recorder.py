@@ -12,7 +12,7 @@ Crash window (what a killed recorder loses), measured by test/io/test_recorder.p
   names finished splits): after ``kill -9`` it holds every finished split.
 * The open split is flushed every ``flush_seconds`` (default 1 s) and whenever a split closes:
   MCAP closes its pending chunk (chunk + message index records) and fsyncs; sqlite3 commits.
-  ``recover_bag`` (``sam2auto dataset recover BAG``) turns the unfinished split into a finished
+  ``recover_bag`` (:mod:`sam2auto_ros.io.recovery`, ``sam2auto dataset recover BAG``) turns the unfinished split into a finished
   one, so after recovery at most the messages of the last ``flush_seconds`` before the kill are
   lost (plus any message larger than the disk's write atomicity that was mid-write).
 
@@ -25,9 +25,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +35,7 @@ import yaml
 
 from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import DEFAULT_VERSION, STORAGES, BagError, BagWriter
+from sam2auto_ros.io.outputs import OutputError, RunLock, output_error
 
 OPEN_DIR = ".open"
 EXTENSIONS = {"mcap": ".mcap", "sqlite3": ".db3"}
@@ -189,10 +189,19 @@ class BagRecorder:
         self.custom_data = _custom_strings(custom_data)
         self.version = version
         self._clock = clock
-        self.path.mkdir(parents=True)
-        (self.path / OPEN_DIR).mkdir()
-        self.metadata = BagMetadata(self.path, storage, self.custom_data, version)
-        self.metadata.write()
+        # held while recording: `dataset recover` refuses a bag whose recorder is alive (the kernel
+        # drops the lock when the recorder dies, kill -9 included)
+        self._lock = RunLock(self.path, f"bag {self.path}")
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._lock.__enter__()
+            self.path.mkdir()
+            (self.path / OPEN_DIR).mkdir()
+            self.metadata = BagMetadata(self.path, storage, self.custom_data, version)
+            self.metadata.write()
+        except (OSError, OutputError) as exc:
+            self._lock.__exit__()
+            raise BagError(str(output_error(exc, self.path) or exc)) from exc
         self._writer: BagWriter | None = None
         self._split_index = 0
         self._split_bytes_written = 0
@@ -269,6 +278,7 @@ class BagRecorder:
         """Finish the last split; the bag is complete and ``.open/`` is gone."""
         self.split()
         shutil.rmtree(self.path / OPEN_DIR, ignore_errors=True)
+        self._lock.__exit__()
         return self.path
 
     @property
@@ -280,76 +290,3 @@ class BagRecorder:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# -- recovery ---------------------------------------------------------------------------------
-def _partial_mcap(path: Path) -> Iterator[tuple[str, str, int, bytes]]:
-    """Messages of an MCAP file cut short: everything up to the first damaged or missing record."""
-    from mcap.exceptions import McapError
-    from mcap.records import Channel, Message, Schema
-    from mcap.stream_reader import StreamReader
-
-    schemas: dict[int, str] = {}
-    channels: dict[int, tuple[str, str]] = {}
-    with path.open("rb") as handle:
-        try:
-            for record in StreamReader(handle, skip_magic=False).records:
-                if isinstance(record, Schema):
-                    schemas[record.id] = record.name
-                elif isinstance(record, Channel):
-                    channels[record.id] = (record.topic, schemas[record.schema_id])
-                elif isinstance(record, Message):
-                    topic, msgtype = channels[record.channel_id]
-                    yield topic, msgtype, record.log_time, bytes(record.data)
-        except (McapError, EOFError, KeyError, ValueError):
-            return
-
-
-def _partial_sqlite(path: Path) -> Iterator[tuple[str, str, int, bytes]]:
-    """Committed messages of a sqlite3 split; opening it rolls back the uncommitted rest."""
-    conn = sqlite3.connect(f"file:{path}", uri=True)
-    try:
-        rows = conn.execute(
-            "SELECT topics.name, topics.type, messages.timestamp, messages.data "
-            "FROM messages JOIN topics ON messages.topic_id = topics.id ORDER BY messages.id"
-        )
-        for topic, msgtype, timestamp, data in rows:
-            yield topic, msgtype, int(timestamp), bytes(data)
-    except sqlite3.DatabaseError:
-        return
-    finally:
-        conn.close()
-
-
-def recover_bag(path: str | Path) -> int:
-    """Finish the splits a killed recorder left open; returns the number of messages recovered.
-
-    Each unfinished split is rewritten as a complete file holding every message that reached
-    the disk intact, and added to ``metadata.yaml``. A finished bag is left as it is.
-    """
-    bag = Path(path)
-    metadata = BagMetadata.load(bag)
-    open_dir = bag / OPEN_DIR
-    if not open_dir.is_dir():
-        return 0
-    recovered = 0
-    stagings = [p for p in open_dir.iterdir() if not p.name.endswith(".recovered")]
-    for staging in sorted(stagings, key=lambda p: int(p.name.rsplit("_", 1)[-1])):
-        partial = staging / f"{staging.name}{EXTENSIONS[metadata.storage]}"
-        read = _partial_mcap if metadata.storage == "mcap" else _partial_sqlite
-        messages = list(read(partial)) if partial.exists() else []
-        rebuilt = open_dir / f"{staging.name}.recovered"
-        shutil.rmtree(rebuilt, ignore_errors=True)
-        if messages:
-            with BagWriter(rebuilt / staging.name, storage=metadata.storage, version=metadata.version) as writer:
-                for key, value in metadata.custom_data.items():
-                    writer.set_custom_data(key, value)
-                for topic, msgtype, timestamp, data in messages:
-                    writer.write_raw(topic, msgtype, data, timestamp)
-            _finish_split(rebuilt / staging.name, bag, metadata)
-            recovered += len(messages)
-        shutil.rmtree(rebuilt, ignore_errors=True)
-        shutil.rmtree(staging)
-    shutil.rmtree(open_dir, ignore_errors=True)
-    metadata.write()
-    return recovered

@@ -4,14 +4,14 @@ package annotates (``annotate-bag``), with stamps a planner or a dataset can rel
 A folder is read in natural name order (``frame_2`` before ``frame_10``). An unreadable image in
 a folder is skipped, named and counted; the rest is kept. Frames of another size than the first
 stop the import with the file named: one bag holds one camera setting. The bag is written under a
-scratch name and renamed when complete, so a failed import never leaves a half bag at the output.
+scratch name and renamed when complete (:func:`sam2auto_ros.io.outputs.staged_output`), so a failed
+or interrupted import never leaves a half bag at the output; its data file is ``BAG/BAG.mcap``.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -24,6 +24,7 @@ from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import STORAGES, BagWriter
 from sam2auto_ros.io.images import encode_compressed, image_fields
 from sam2auto_ros.io.instance_msgs import MessageClasses, ns_to_stamp
+from sam2auto_ros.io.outputs import staged_output
 
 log = logging.getLogger(__name__)
 
@@ -120,16 +121,11 @@ def video_to_bag(
     skipped: list[str] = []
     frames, rate, expected = open_source(source, fps, skipped)
     out_topic = topic if encoding == "raw" else f"{topic.rstrip('/')}/compressed"
-    scratch = bag.with_name(f".{bag.name}.partial")
-    shutil.rmtree(scratch, ignore_errors=True)
-    try:
-        count, size = _write(frames, scratch, out_topic, encoding, frame_id, storage, rate, start_ns,
+    with staged_output(bag) as stage:  # written as BAG/BAG.mcap in scratch, renamed when complete
+        count, size = _write(frames, stage.path, out_topic, encoding, frame_id, storage, rate, start_ns,
                              tqdm(total=expected, desc="import", unit="frame", disable=not progress), source)
         if count == 0:
             raise VideoImportError(f"{source} gave no readable frames" + (f" ({len(skipped)} unreadable images)" if skipped else ""))
-        scratch.rename(bag)
-    finally:
-        shutil.rmtree(scratch, ignore_errors=True)
     if expected is not None and source.is_file() and count < expected:
         log.warning("%s announced %d frames but %d decoded (a damaged or truncated file?); the bag holds those %d",
                     source, expected, count, count)

@@ -14,7 +14,8 @@ from rosbags.rosbag2 import Reader
 
 from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import BagError, read_messages
-from sam2auto_ros.io.recorder import OPEN_DIR, BagRecorder, recover_bag
+from sam2auto_ros.io.recorder import OPEN_DIR, BagRecorder
+from sam2auto_ros.io.recovery import recover_bag
 
 ROOT = Path(__file__).resolve().parents[2]
 STRING = "std_msgs/msg/String"
@@ -118,13 +119,15 @@ def test_kill_9_loses_at_most_the_flush_window(tmp_path, storage):
     before = [m.rawdata for m in read_messages(bag)]
     assert before == [_raw(i) for i in range(len(before))] and len(before) > 0
     # recovery adds the unfinished split up to the last flush: the loss is under 1 s of messages
-    recovered = recover_bag(bag)
+    report = recover_bag(bag)
+    assert report.complete, [g.describe() for s in report.splits for g in s.gaps]
     after = [m.rawdata for m in read_messages(bag)]
-    assert len(after) == len(before) + recovered
+    assert len(after) == len(before) + report.recovered
     assert after == [_raw(i) for i in range(len(after))]
     assert kill_at + 1 - len(after) < 100
     assert not (bag / OPEN_DIR).exists()
-    assert recover_bag(bag) == 0  # a finished bag stays as it is
+    again = recover_bag(bag)  # a finished bag stays as it is
+    assert again.complete and again.recovered == 0 and [m.rawdata for m in read_messages(bag)] == after
     if storage == "mcap":  # independently: every split file decodes with mcap's own ROS 2 decoder
         texts = []
         for path in sorted(bag.glob("*.mcap"), key=lambda p: int(p.stem.rsplit("_", 1)[1])):

@@ -103,6 +103,9 @@ def test_cli_imports_and_refuses_to_overwrite(tmp_path, capsys):
     assert main(["dataset", "import", str(folder), "--out", str(tmp_path / "bag"), "--quiet"]) == 2
     assert "already exists" in capsys.readouterr().err
     assert len(_read(tmp_path / "bag")) == 3
+    # the data file is named after the bag, as ros2 bag names it (it was the scratch name .bag.partial.mcap)
+    assert sorted(p.name for p in (tmp_path / "bag").iterdir()) == ["bag.mcap", "metadata.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bag", "frames"]
 
 
 def test_footage_to_dataset_without_ground_truth(tmp_path, fixed_smart_od_config):

@@ -22,7 +22,7 @@ from mcap.reader import make_reader
 from mcap_ros2.decoder import DecoderFactory
 
 from sam2auto_ros.io.bags import read_messages
-from sam2auto_ros.io.recorder import recover_bag
+from sam2auto_ros.io.recovery import recover_bag
 
 ROOT = Path(__file__).resolve().parents[2]
 NS = "/rec_test"
