@@ -186,18 +186,23 @@ def rss_mb() -> float:
 
 
 class Stopwatch:
-    """Seconds added up under a name while the wrapped callables run."""
+    """Seconds added up while the wrapped callables run (a call made inside another wrapped one
+    is not counted twice)."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self._depth = 0
 
     def wrap(self, fn):
         def timed(*a, **kw):
+            self._depth += 1
             start = time.perf_counter()
             try:
                 return fn(*a, **kw)
             finally:
-                self.seconds += time.perf_counter() - start
+                self._depth -= 1
+                if self._depth == 0:
+                    self.seconds += time.perf_counter() - start
         return timed
 
 
@@ -321,10 +326,12 @@ def worker(args: argparse.Namespace) -> int:
     cv2.setNumThreads(1)
     truth = [frame_from_msg(m.decode()) for m in read_messages(args.worker, [TRUTH_TOPIC])]
     full_res = Stopwatch()
-    try:  # newer checkouts make full-resolution masks in one place: time it there
-        from sam2auto_ros.core import predicted_masks
+    try:  # newer checkouts make full-resolution masks in one module, on demand: time it there
+        from sam2auto_ros.core import predicted_masks as pm
 
-        predicted_masks.upsample_window = full_res.wrap(predicted_masks.upsample_window)
+        for owner, name in ((pm.PredictedMask, "rle"), (pm.LowResLogits, "window"), (pm.LowResLogits, "logits_window"),
+                            (pm.LowResLogits, "bounds"), (pm, "_any_rows_cols")):
+            setattr(owner, name, full_res.wrap(getattr(owner, name)))
     except ImportError:
         pass
     replay = ReplayPropagator(truth, args.low_res, full_res)

@@ -13,9 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Protocol, runtime_checkable
 
 import numpy as np
+
+from sam2auto_ros.core.masks import RleMask
+from sam2auto_ros.core.predicted_masks import PredictedMask
 
 
 class PropagationError(ValueError):
@@ -26,21 +30,36 @@ class PropagationError(ValueError):
 class ObjectPrediction:
     """One object's state on one frame.
 
-    ``object_score`` is SAM 2's occlusion logit: > 0 means the object is judged visible.
-    ``iou`` is the mask decoder's predicted IoU (a confidence for the mask, in [0, 1]).
-    ``logits`` are the mask logits at image resolution when the backend has them.
+    ``predicted`` is the mask in the form the model made it (SAM 2: logits at its own resolution;
+    the fallback: pixels inside a box), made full-resolution only where read: ``rle()`` is what
+    FLASH tracks and publishes. ``object_score`` is SAM 2's occlusion logit: > 0 means the object
+    is judged visible. ``iou`` is the mask decoder's predicted IoU (a confidence for the mask, in
+    [0, 1]).
     """
 
     obj_id: int
     frame_index: int
-    mask: np.ndarray  # bool (H, W)
+    predicted: PredictedMask
     object_score: float
     iou: float
-    logits: np.ndarray | None = None
+
+    def rle(self) -> RleMask:
+        """The full-resolution mask, computed once."""
+        return self.predicted.rle()
 
     @property
     def visible(self) -> bool:
-        return self.object_score > 0.0 and bool(self.mask.any())
+        return self.object_score > 0.0 and not self.predicted.empty
+
+    @cached_property
+    def mask(self) -> np.ndarray:
+        """The whole frame's mask, ``bool (H, W)``: the reference path (tests, comparisons), not FLASH's."""
+        return self.predicted.to_array()
+
+    @cached_property
+    def logits(self) -> np.ndarray | None:
+        """The mask logits over the whole frame when the model has them (reference path, like ``mask``)."""
+        return self.predicted.to_logits()
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from sam2auto_ros.core.predicted_masks import BoxedMask
 from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, PropagationError
 from sam2auto_ros.core.rgb import check_rgb
 from sam2auto_ros.fallback.motion import IDENTITY, compose, damp, fit_rigid, invert
@@ -295,13 +296,16 @@ class OpticalFlowPropagator:
         return _View(pose, box, visible, count, gain, fit)
 
     def _prediction(self, obj_id: int, track: _Track) -> ObjectPrediction:
-        visible = float(track.mask.sum())
+        visible = float(track.visible_count)  # the pixels of track.mask, all inside track.box
         if visible == 0:
             score = -_SCORE_LIMIT
         else:
             score = math.log(visible / (self.visible_fraction * max(track.area, 1.0)))
             score = max(-_SCORE_LIMIT, min(_SCORE_LIMIT, score))
-        return ObjectPrediction(obj_id, self._index, track.mask.copy(order="K"), score, track.iou if visible else 0.0)
+        x0, y0, x1, y1 = track.box if visible else (0, 0, 0, 0)
+        # a view: track.mask is replaced, never written, once the frame's pixels are in it
+        pixels = BoxedMask(track.mask[y0:y1, x0:x1], x0, y0, track.mask.shape)
+        return ObjectPrediction(obj_id, self._index, pixels, score, track.iou if visible else 0.0)
 
     def _check_image(self, image: object) -> np.ndarray:
         image = check_rgb(image, PropagationError, min_side=8)  # smaller: no optical flow

@@ -75,11 +75,11 @@ class GroundedSam2Linker:
         self._frame += 1
         height, width = image.shape[:2]
         predictions = self.propagator.step(image)
-        masks = {tid: p.mask for tid, p in predictions.items() if p.visible}
+        masks = {tid: p.rle() for tid, p in predictions.items() if p.visible}
         if self._frame % self.reseed_every == 0 and detections is not None:
             dets = _confident(detections, self.min_score, self.nms_iou)
             ids = list(masks)
-            matching = match_masks([d.mask for d in dets], [RleMask.from_array(masks[t]) for t in ids], self.reuse_iou + 1e-9)
+            matching = match_masks([d.mask for d in dets], [masks[t] for t in ids], self.reuse_iou + 1e-9)
             reuse = {di: ids[ti] for di, ti in matching.pairs}
             for tid in list(self.propagator.object_ids):
                 self.propagator.remove_object(tid)
@@ -90,7 +90,7 @@ class GroundedSam2Linker:
                     tid, self._next_id = self._next_id, self._next_id + 1
                 pred = self.propagator.add_object(tid, Prompt(mask=det.mask.to_array()))
                 if pred.visible:
-                    masks[tid] = pred.mask
-        out = [Instance(mask=RleMask.from_array(m), track_id=tid, score=1.0, status=InstanceStatus.CONFIRMED)
+                    masks[tid] = pred.rle()
+        out = [Instance(mask=m, track_id=tid, score=1.0, status=InstanceStatus.CONFIRMED)
                for tid, m in sorted(masks.items())]
         return FrameInstances(stamp_ns, height, width, tuple(out), frame_index=self._frame)

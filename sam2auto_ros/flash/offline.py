@@ -26,6 +26,7 @@ import numpy as np
 from sam2auto_ros.core.instance import FrameInstances, Instance, InstanceStatus
 from sam2auto_ros.core.masks import RleMask
 from sam2auto_ros.core.propagation import Prompt, Propagator
+from sam2auto_ros.flash.association import union
 from sam2auto_ros.flash.config import FlashConfig
 from sam2auto_ros.flash.stats import FlashStats
 from sam2auto_ros.flash.tracker import FlashTracker
@@ -130,7 +131,7 @@ def _reverse_fill(
             continue
         predictions = propagator.step(images[t])
         stepping = True
-        proposals: dict[int, np.ndarray] = {}
+        proposals: dict[int, RleMask] = {}
         for tid, anchor in list(active.items()):
             pred = predictions.get(tid)
             earlier = bisect.bisect_right(frames_of[tid], t) - 1  # the forward pass's anchor for frame t
@@ -142,7 +143,7 @@ def _reverse_fill(
                 continue
             wanted = forward is None or (config.offline_reverse_fill and backward < forward)
             if wanted and pred is not None and pred.visible:
-                proposals[tid] = pred.mask
+                proposals[tid] = pred.rle()
         if proposals:
             frames[t], n = _apply(frames[t], proposals, proto, config)
             written += n
@@ -154,22 +155,21 @@ def _reverse_fill(
     return written
 
 
-def _apply(frame: FrameInstances, proposals: dict[int, np.ndarray], proto: dict[int, Instance],
+def _apply(frame: FrameInstances, proposals: dict[int, RleMask], proto: dict[int, Instance],
            config: FlashConfig) -> tuple[FrameInstances, int]:
-    """Put reverse masks into a frame; a proposal only takes pixels no other track holds there."""
+    """Put reverse masks into a frame; a proposal only takes pixels no other track holds there
+    (on the RLEs: no mask of the frame is decoded)."""
     current = {inst.track_id: inst for inst in frame.instances}
-    held = {tid: inst.mask.to_array() for tid, inst in current.items()
-            if inst.mask is not None and inst.mask.area > 0}
+    held = {tid: inst.mask for tid, inst in current.items() if inst.mask is not None and inst.mask.area > 0}
     written = 0
     for tid, mask in proposals.items():
-        others = [m for other, m in held.items() if other != tid]
-        free = mask & ~np.logical_or.reduce(others) if others else mask
-        area = int(mask.sum())
-        if free.sum() < max(config.min_mask_area, 1) or 1.0 - free.sum() / area > config.admit_max_overlap:
+        others = union([m for other, m in held.items() if other != tid])
+        free = mask.minus(others) if others is not None else mask
+        area = mask.area
+        if free.area < max(config.min_mask_area, 1) or 1.0 - free.area / area > config.admit_max_overlap:
             continue
         base = current.get(tid, proto[tid])
-        current[tid] = replace(base, mask=RleMask.from_array(free), box=np.zeros(4, np.float32),
-                               status=InstanceStatus.CONFIRMED)
+        current[tid] = replace(base, mask=free, box=np.zeros(4, np.float32), status=InstanceStatus.CONFIRMED)
         held[tid] = free
         written += 1
     if not written:

@@ -32,6 +32,7 @@ import numpy as np
 
 from sam2auto_ros.core.instance import FrameInstances, Instance
 from sam2auto_ros.core.masks import RleMask, intersection_area, mask_stats
+from sam2auto_ros.core.predicted_masks import BoxedMask, full_resolution
 from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, Propagator
 from sam2auto_ros.core.rgb import check_rgb
 from sam2auto_ros.flash.appearance import blend, hs_histogram, to_hsv
@@ -186,8 +187,8 @@ class FlashTracker:
         # visible: a positive object score and a non-empty mask (``ObjectPrediction.visible``); the
         # encoding tells emptiness by its area, which spares a scan of every mask
         scored = [tid for tid in self._tracks if tid in predictions and predictions[tid].object_score > 0.0]
-        encoded = dict(zip(scored, (RleMask.from_array(predictions[tid].mask) for tid in scored)))
-        mask_stats(list(encoded.values()))  # areas and boxes of all in one call (cached on the masks)
+        # full resolution inside each mask's window only, areas and boxes with it
+        encoded = dict(zip(scored, full_resolution([predictions[tid].predicted for tid in scored])))
         for tid, track in self._tracks.items():
             mask = encoded.get(tid)
             area, box = mask.area_and_box() if mask is not None else (0, None)
@@ -373,7 +374,7 @@ class FlashTracker:
         frame.masks[tid] = det.mask
         newest = self._frames[-1]
         track = self._tracks[tid]
-        mask = RleMask.from_array(pred.mask) if pred.object_score > 0.0 else None
+        mask = pred.rle() if pred.object_score > 0.0 else None
         if mask is not None and mask.area > 0:  # pred.visible, told by the encoding
             newest.masks[tid] = mask
             self._newest[tid] = pred
@@ -392,14 +393,15 @@ class FlashTracker:
         if between:
             end = newest.masks.get(tid)
             start_box, end_box = det.mask.box_xyxy(), end.box_xyxy() if end is not None else None
-            mask = det.decode()
+            x0, y0, x1, y1 = (int(v) for v in start_box)
+            pixels = det.window(x0, y0, x1, y1)  # moved as a box: only its pixels are shifted and encoded
             for f in between:
                 if end is None:
                     f.masks.pop(tid, None)
                     continue
                 t = (f.index - frame.index) / (newest.index - frame.index)
                 shift = t * ((end_box[:2] + end_box[2:]) - (start_box[:2] + start_box[2:])) / 2.0
-                f.masks[tid] = RleMask.from_array(_translate(mask, int(round(shift[0])), int(round(shift[1]))))
+                f.masks[tid] = _shifted(pixels, x0 + round(shift[0]), y0 + round(shift[1]), det.mask.shape)
 
     def _make_room(self, frame_index: int) -> bool:
         """Free a slot under ``max_objects`` by the eviction policy (module docstring)."""
@@ -508,7 +510,7 @@ class FlashTracker:
         self._resolved = (key, [self._priority(t) for t in out] if pairs else None, out)
         if not pairs:
             return dict(out)
-        if not all(self._newest[t].logits is not None for t in ids):
+        if not all(self._newest[t].predicted.has_logits for t in ids):
             # no logits: the lower-priority mask of an overlapping pair loses the shared pixels,
             # computed on the RLEs (no decoding, no re-encoding)
             changed = set()
@@ -520,26 +522,28 @@ class FlashTracker:
                     out[loser] = rest
                     changed.add(loser)
             return dict(out)
-        resolved: dict[int, np.ndarray] = {}
+        # with logits: the higher logit keeps a contested pixel, decided inside the pair's box
+        # intersection (the logits made full-resolution there alone); a track's earlier losses
+        # count for its later pairs
+        size = (frame.masks[ids[0]].height, frame.masks[ids[0]].width)
+        lost_by: dict[int, list[tuple[tuple[int, int, int, int], np.ndarray]]] = {}
         for a, b, _ in pairs:
             ta, tb = ids[a], ids[b]
             (ax0, ay0, ax1, ay1), (bx0, by0, bx1, by1) = (out[t].box_xyxy().astype(int).tolist() for t in (ta, tb))
-            x0, y0, x1, y1 = max(ax0, bx0), max(ay0, by0), min(ax1, bx1), min(ay1, by1)
-            if x1 <= x0 or y1 <= y0:
+            box = (max(ax0, bx0), max(ay0, by0), min(ax1, bx1), min(ay1, by1))
+            if box[2] <= box[0] or box[3] <= box[1]:
                 continue
-            window = (slice(y0, y1), slice(x0, x1))
-            ma, mb = resolved.get(ta, self._newest[ta].mask), resolved.get(tb, self._newest[tb].mask)
-            contested = ma[window] & mb[window]
+            pa, pb = self._newest[ta].predicted, self._newest[tb].predicted
+            contested = _still_held(pa.window(*box), box, lost_by.get(ta, ())) & _still_held(pb.window(*box), box, lost_by.get(tb, ()))
             if not contested.any():
                 continue
-            a_wins = self._newest[ta].logits[window] >= self._newest[tb].logits[window]
+            a_wins = pa.logits_window(*box) >= pb.logits_window(*box)  # type: ignore[operator]
             for tid, lost in ((ta, contested & ~a_wins), (tb, contested & a_wins)):
                 if lost.any():
-                    if tid not in resolved:
-                        resolved[tid] = self._newest[tid].mask.copy(order="K")
-                    resolved[tid][window] &= ~lost
-        for tid, mask in resolved.items():
-            out[tid] = RleMask.from_array(mask)
+                    lost_by.setdefault(tid, []).append((box, lost))
+        for tid, losses in lost_by.items():
+            for (x0, y0, _, _), lost in losses:
+                out[tid] = out[tid].minus(BoxedMask(lost, x0, y0, size).rle())
         return dict(out)
 
     def _overlaps(self, masks: list[RleMask]) -> list[tuple[int, int, float]]:
@@ -661,6 +665,16 @@ class FlashTracker:
         return [dets[k] for k in sorted(kept)]
 
 
+def _still_held(pixels: np.ndarray, box: tuple[int, int, int, int], losses) -> np.ndarray:
+    """``pixels`` (a mask inside ``box``) without what its track already lost in earlier windows."""
+    x0, y0, x1, y1 = box
+    for (lx0, ly0, lx1, ly1), lost in losses:
+        ix0, iy0, ix1, iy1 = max(x0, lx0), max(y0, ly0), min(x1, lx1), min(y1, ly1)
+        if ix0 < ix1 and iy0 < iy1:
+            pixels[iy0 - y0 : iy1 - y0, ix0 - x0 : ix1 - x0] &= ~lost[iy0 - ly0 : iy1 - ly0, ix0 - lx0 : ix1 - lx0]
+    return pixels
+
+
 def _entering(box: np.ndarray, velocity: np.ndarray, size: tuple[int, int]) -> bool:
     """The box touches the image border and its track is not moving out across it."""
     x0, y0, x1, y1 = box
@@ -669,11 +683,12 @@ def _entering(box: np.ndarray, velocity: np.ndarray, size: tuple[int, int]) -> b
     return any(touch for touch, _ in sides) and not any(touch and out for touch, out in sides)
 
 
-def _translate(mask: np.ndarray, dx: int, dy: int) -> np.ndarray:
-    """Shift a mask by whole pixels, filling with background (no wrap-around)."""
-    out = np.zeros_like(mask)
-    h, w = mask.shape
-    if abs(dx) >= w or abs(dy) >= h:
-        return out
-    out[max(dy, 0):h + min(dy, 0), max(dx, 0):w + min(dx, 0)] = mask[max(-dy, 0):h - max(dy, 0), max(-dx, 0):w - max(dx, 0)]
-    return out
+def _shifted(pixels: np.ndarray, x0: int, y0: int, size: tuple[int, int]) -> RleMask:
+    """A frame of ``size`` holding ``pixels`` with their top-left corner at ``(x0, y0)`` (the part that
+    falls outside the frame is cut off)."""
+    height, width = size
+    h, w = pixels.shape
+    cx0, cy0, cx1, cy1 = max(-x0, 0), max(-y0, 0), min(w, width - x0), min(h, height - y0)
+    if cx1 <= cx0 or cy1 <= cy0:
+        return RleMask.empty(height, width)
+    return BoxedMask(pixels[cy0:cy1, cx0:cx1], x0 + cx0, y0 + cy0, size).rle()

@@ -33,6 +33,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from sam2auto_ros.core.predicted_masks import LowResLogits
 from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, PropagationError
 from sam2auto_ros.core.rgb import check_rgb
 from sam2auto_ros.sam2.features import FrameFeatures
@@ -303,21 +304,21 @@ class Sam2StreamEngine:
             bank.prune(keep_from, masks_from)
 
     def _predictions(self, ids: list[int], memories: list[FrameMemory], feats: FrameFeatures) -> list[ObjectPrediction]:
+        """Each object's low-resolution logits as they are, on the model's device: FLASH makes them
+        full-resolution only where it reads them (``core.predicted_masks``). The object scores move
+        to the host in one transfer."""
         if not ids:
             return []
-        low_res = torch.cat([m.low_res_masks for m in memories], dim=0)  # type: ignore[misc]
-        logits = F.interpolate(low_res, size=feats.orig_hw, mode="bilinear", align_corners=False)[:, 0]
-        logits_np = logits.float().cpu().numpy()
+        scores = torch.cat([m.object_score.reshape(-1)[:1] for m in memories]).float().cpu().tolist()
         return [
             ObjectPrediction(
                 obj_id=i,
                 frame_index=feats.frame_index,
-                mask=logits_np[k] > 0.0,
-                object_score=float(m.object_score.reshape(-1)[0]),
+                predicted=LowResLogits(m.low_res_masks[0, 0], feats.orig_hw),  # type: ignore[index]
+                object_score=score,
                 iou=m.iou,
-                logits=logits_np[k],
             )
-            for k, (i, m) in enumerate(zip(ids, memories))
+            for i, m, score in zip(ids, memories, scores)
         ]
 
 

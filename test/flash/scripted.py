@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from sam2auto_ros.core.instance import Instance
+from sam2auto_ros.core.predicted_masks import BoxedMask
 from sam2auto_ros.core.propagation import ObjectPrediction, PropagationError, Prompt
 
 
@@ -60,7 +61,7 @@ class OverlapPropagator:
 
     def _prediction(self, obj_id: int, frame: int) -> ObjectPrediction:
         mask = self._history[frame][obj_id]
-        return ObjectPrediction(obj_id, frame, mask, 1.0 if mask.any() else -1.0, 0.9)
+        return ObjectPrediction(obj_id, frame, BoxedMask.from_array(mask), 1.0 if mask.any() else -1.0, 0.9)
 
     def step(self, image: np.ndarray) -> dict[int, ObjectPrediction]:
         prev = self._history.get(self._index, {})
