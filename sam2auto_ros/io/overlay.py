@@ -48,8 +48,9 @@ def render_overlay(rgb: np.ndarray, frame: FrameInstances, alpha: float = 0.45) 
         x0, y0, x1, y1 = (int(v) for v in inst.mask.box_xyxy())
         if x1 <= x0 or y1 <= y0:
             continue
-        # blend inside the mask's own box only: objects cover a few percent of the frame
-        pixels = inst.mask.to_array()[y0:y1, x0:x1]
+        # blend inside the mask's own box only (decoding its columns alone): objects cover a few
+        # percent of the frame
+        pixels = inst.mask.window(x0, y0, x1, y1)
         region = out[y0:y1, x0:x1]
         color = np.array(track_color(inst.track_id), dtype=np.float32)
         region[pixels] = (region[pixels] * (1 - alpha) + color * alpha).astype(np.uint8)
