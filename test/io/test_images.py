@@ -56,3 +56,29 @@ def test_compressed_roundtrip_and_corruption():
         decode_compressed(_msg(format="jpeg", data=b"\xff\xd8garbage"))
     with pytest.raises(ImageError, match="no data"):
         decode_compressed(_msg(format="jpeg", data=b""))
+
+
+def test_jpeg_decodes_to_the_pixels_opencv_decodes():
+    """libjpeg-turbo through simplejpeg gives OpenCV's pixels (4:2:0 and 4:4:4, odd sizes), as RGB."""
+    import cv2
+
+    from sam2auto_ros.sim import make_scene
+
+    image = next(iter(make_scene("mixed", seed=1, n_frames=1, height=123, width=201).frames())).image
+    for params in ([cv2.IMWRITE_JPEG_QUALITY, 90], [cv2.IMWRITE_JPEG_QUALITY, 75, cv2.IMWRITE_JPEG_SAMPLING_FACTOR,
+                                                    cv2.IMWRITE_JPEG_SAMPLING_FACTOR_444]):
+        ok, data = cv2.imencode(".jpg", np.ascontiguousarray(image[..., ::-1]), params)
+        assert ok
+        opencv = cv2.imdecode(data, cv2.IMREAD_COLOR)[..., ::-1]
+        assert np.array_equal(decode_compressed(_msg(format="jpeg", data=data.tobytes())), opencv)
+    fmt, data = encode_compressed(image, "jpeg", 90)
+    decoded = decode_compressed(_msg(format=fmt, data=data.tobytes()))
+    error, swapped = (np.abs(decoded.astype(int) - reference).mean() for reference in (image, image[..., ::-1]))
+    assert decoded.shape == image.shape and error < 6 and swapped > 2 * error  # lossy, but RGB in RGB order
+
+
+def test_a_truncated_jpeg_is_refused_not_half_decoded():
+    image = np.tile(np.arange(64, dtype=np.uint8)[:, None, None] * 4, (1, 64, 3))
+    fmt, data = encode_compressed(image, "jpeg", 90)
+    with pytest.raises(ImageError, match="cannot decode"):
+        decode_compressed(_msg(format=fmt, data=data.tobytes()[: len(data) // 2]))
