@@ -10,7 +10,8 @@ at a time, on ONE thread (torch, OpenCV, BLAS):
 
 The model costs nothing here: a *replay propagator* hands FLASH the ground-truth masks as SAM 2
 would, as mask logits at the model's resolution (``--low-res``, 256 px: SAM 2's 1024 px input / 4),
-so what is timed is only what the package itself does to each frame. The detector is the
+so what is timed is only what the package itself does to each frame (``--device cuda``: the logits
+sit on the GPU, as SAM 2's do there). The detector is the
 simulator's noise model on ground truth (its time is not counted either). Stages, ms per frame,
 medians over frames (then over ``--repeats`` runs):
 
@@ -90,7 +91,7 @@ def record_bag(path: Path, width: int, height: int, objects: int, frames: int, s
 def run_worker(code: Path, bag: Path, args: argparse.Namespace, work: Path) -> dict:
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (str(code), os.environ.get("PYTHONPATH", "")) if p)}
     cmd = [sys.executable, __file__, "--worker", str(bag), "--low-res", str(args.low_res), "--noise", args.noise,
-           "--detect-every", str(args.detect_every), "--seed", str(args.seed)] + (["--overlay"] if args.overlay else [])
+           "--detect-every", str(args.detect_every), "--seed", str(args.seed), "--device", args.device] + (["--overlay"] if args.overlay else [])
     done = subprocess.run(cmd, env=env, cwd=work, capture_output=True, text=True)
     if done.returncode != 0:
         raise RuntimeError(f"run with {code} failed:\n{done.stderr[-4000:]}")
@@ -128,6 +129,7 @@ def main() -> int:
     parser.add_argument("--noise", default="mild", help="detector noise preset (sim.NOISE_PRESETS)")
     parser.add_argument("--detect-every", type=int, default=1, help="detections on every N-th frame")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--device", default="cpu", help="where the replayed logits live (cuda: as SAM 2's on a GPU)")
     parser.add_argument("--compare", type=Path, metavar="DIR", help="another checkout, run interleaved with this one")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -220,7 +222,7 @@ class ReplayPropagator:
 
     name = "replay"
 
-    def __init__(self, truth: list, low_res: int, full_res: Stopwatch) -> None:
+    def __init__(self, truth: list, low_res: int, full_res: Stopwatch, device: str = "cpu") -> None:
         import torch
 
         from sam2auto_ros.core import propagation
@@ -228,6 +230,7 @@ class ReplayPropagator:
         self.truth = truth  # FrameInstances per frame
         self.low_res = low_res
         self.full_res = full_res
+        self.device = device
         self.torch = torch
         fields = {f.name for f in dataclasses.fields(propagation.ObjectPrediction)}
         self.lowres_contract = "mask" not in fields
@@ -247,7 +250,7 @@ class ReplayPropagator:
         for inst in frame.instances:
             full = inst.mask.to_array().astype("float32")
             small = cv2.resize(full, (self.low_res, self.low_res), interpolation=cv2.INTER_AREA)
-            logits[inst.track_id] = self.torch.from_numpy((small * 16.0 - 8.0).astype("float32"))
+            logits[inst.track_id] = self.torch.from_numpy((small * 16.0 - 8.0).astype("float32")).to(self.device)
         self._logits[index] = logits
         self._logits.pop(index - 9, None)  # a ring of recent frames
 
@@ -289,7 +292,7 @@ class ReplayPropagator:
         torch = self.torch
         frame = self.truth[self._index]
         logits = self._logits[self._index]
-        absent = torch.full((self.low_res, self.low_res), -8.0)
+        absent = torch.full((self.low_res, self.low_res), -8.0, device=self.device)
         low = [logits.get(self._objects[i], absent) for i in ids]
         scores = [8.0 if self._objects[i] in logits else -8.0 for i in ids]
         if self.lowres_contract:
@@ -303,7 +306,7 @@ class ReplayPropagator:
         full = torch.nn.functional.interpolate(torch.stack(low)[:, None], size=(frame.height, frame.width),
                                                mode="bilinear", align_corners=False)[:, 0]
         full_np = full.float().cpu().numpy()
-        out = [self.contract.ObjectPrediction(i, self._index, full_np[k] > 0.0, s, 0.9, logits=full_np[k])
+        out = [self.contract.ObjectPrediction(i, self._index, full_np[k] > 0.0, s, 0.9, logits=full_np[k])  # type: ignore[call-arg]
                for k, (i, s) in enumerate(zip(ids, scores))]
         self.full_res.seconds += time.perf_counter() - start
         return out
@@ -334,7 +337,7 @@ def worker(args: argparse.Namespace) -> int:
             setattr(owner, name, full_res.wrap(getattr(owner, name)))
     except ImportError:
         pass
-    replay = ReplayPropagator(truth, args.low_res, full_res)
+    replay = ReplayPropagator(truth, args.low_res, full_res, args.device)
     tracker = FlashTracker(replay, FlashConfig())
     detector = NoisyDetector(noise_preset(args.noise), sequence_seed=args.seed)
     store = msg_types.typestore()

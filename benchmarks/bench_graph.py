@@ -71,7 +71,7 @@ def run(width: int, height: int, duration: float, args: argparse.Namespace, env:
         from sam2auto_ros.sam2.registry import checkpoint_info
 
         ckpt = save_random_checkpoint(tmp / "sam2_random.pt", checkpoint_info(args.model).config, image_size=args.image_size)
-        flash_params.update(model=args.model, checkpoint=str(ckpt), image_size=args.image_size)
+        flash_params.update(model=args.model, checkpoint=str(ckpt), image_size=args.image_size, device=args.device)
     procs = {
         "smart_od_node": _node("smart_od_node", {"autostart": True, "sim_latency": args.detector_latency}, env, tmp / "smart_od.log"),
         "flash_node": _node("flash_node", flash_params, env, tmp / "flash.log"),
@@ -161,6 +161,7 @@ def main() -> None:
     parser.add_argument("--propagator", default="flow-fallback", choices=("flow-fallback", "sam2"))
     parser.add_argument("--model", default="sam2.1_hiera_tiny")
     parser.add_argument("--image-size", type=int, default=512, help="SAM 2 input side (--propagator sam2)")
+    parser.add_argument("--device", default="cpu", help="flash_node's torch device for SAM 2 (cpu, cuda)")
     parser.add_argument("--threads", type=int, default=2, help="torch threads in flash_node")
     parser.add_argument("--detector-latency", type=float, default=0.1, help="simulated detector seconds per frame")
     parser.add_argument("--stamp-tolerance-ms", type=float, default=100.0,

@@ -259,9 +259,9 @@ def run_edges(pixels: torch.Tensor, on_device: bool | None = None) -> np.ndarray
         columns = F.pad(pixels.t().to(torch.int8), (1, 1)).flatten()
         return torch.diff(columns).nonzero().flatten().cpu().numpy()
     h, w = pixels.shape
-    columns = np.zeros((w, h + 2), dtype=bool)
-    columns[:, 1:-1] = pixels.numpy().T
-    flat = columns.ravel()
+    padded = np.zeros((w, h + 2), dtype=bool)
+    padded[:, 1:-1] = pixels.numpy().T
+    flat = padded.ravel()
     return np.flatnonzero(flat[1:] != flat[:-1])
 
 

@@ -17,7 +17,6 @@ from sam2auto_ros.core.predicted_masks import (
     window_rle,
 )
 
-
 LAYOUTS = ("scattered", "full-height columns", "ends on ones", "starts on ones", "empty", "one pixel")
 
 
