@@ -13,7 +13,10 @@ like a planner would. Per resolution it reports
 - detection batches FLASH applied and refused (a batch whose exact frame flash_node dropped is
   applied to the nearest processed frame within ``--stamp-tolerance-ms``, else refused);
 - flash_node's resident memory and pending-detection queue, sampled each second: growth
-  between the first and the last 10 % of the run.
+  between the first and the last 10 % of the run;
+- IDF1 of the confirmed tracks on the frames flash_node processed, against the scene's ground truth
+  (simulated detector, noise preset "mild"): the free-running graph's quality, which depends on how
+  many frames the machine lets it process (the tests run the graph in lockstep instead).
 
     python benchmarks/bench_graph.py [--duration 60] [--sizes 640x480 1280x720] [--propagator flow-fallback]
 
@@ -36,6 +39,26 @@ import numpy as np
 from sam2auto_ros.ros.dds import loopback_env
 
 NS = "/sam2auto"
+
+
+def _stamp(msg) -> int:
+    return msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+
+
+def _idf1(tracks: list, truth: dict) -> float:
+    """IDF1 of the confirmed tracks on the frames they were published for."""
+    from sam2auto_ros.core.instance import FrameInstances, InstanceStatus
+    from sam2auto_ros.eval.metrics import evaluate
+    from sam2auto_ros.ros.messages import frame_from_msg
+
+    def confirmed(frame: FrameInstances) -> FrameInstances:
+        keep = tuple(i for i in frame.instances if i.status == InstanceStatus.CONFIRMED and i.mask is not None and i.mask.area > 0)
+        return FrameInstances(frame.stamp_ns, frame.height, frame.width, keep, frame.frame_id)
+
+    pairs = [(frame_from_msg(truth[_stamp(m)]), confirmed(frame_from_msg(m))) for m in tracks if _stamp(m) in truth]
+    if not pairs:
+        return float("nan")
+    return float(evaluate({"graph": ([g for g, _ in pairs], [p for _, p in pairs])}).combined["IDF1"])
 
 
 def _rss_mb(pid: int) -> float:
@@ -85,12 +108,18 @@ def run(width: int, height: int, duration: float, args: argparse.Namespace, env:
     executor = SingleThreadedExecutor(context=context)
     executor.add_node(node)
     latencies: list[tuple[int, float]] = []  # (arrival ns, stamp -> arrival ms)
+    truth: dict[int, object] = {}  # stamp -> ground truth message
+    tracked: list[object] = []
     status: dict[str, dict[str, str]] = {}
     samples: list[tuple[float, float, int]] = []  # (t, flash rss MB, pending detections)
 
     def on_tracks(msg) -> None:
         now = time.time_ns()
-        latencies.append((now, (now - (msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)) / 1e6))
+        latencies.append((now, (now - _stamp(msg)) / 1e6))
+        tracked.append(msg)
+
+    def on_truth(msg) -> None:
+        truth[_stamp(msg)] = msg
 
     def on_status(msg) -> None:
         for st in msg.status:
@@ -98,6 +127,7 @@ def run(width: int, height: int, duration: float, args: argparse.Namespace, env:
 
     qos = QoSProfile(depth=50, reliability=ReliabilityPolicy.RELIABLE)
     node.create_subscription(InstanceMaskArray, f"{NS}/tracks", on_tracks, qos)
+    node.create_subscription(InstanceMaskArray, f"{NS}/ground_truth", on_truth, QoSProfile(depth=200, reliability=ReliabilityPolicy.RELIABLE))
     node.create_subscription(DiagnosticArray, "/diagnostics", on_status, qos)
     try:
         deadline = time.monotonic() + 180
@@ -128,6 +158,7 @@ def run(width: int, height: int, duration: float, args: argparse.Namespace, env:
         node.destroy_node()
         context.try_shutdown()
     e2e = np.array([ms for t, ms in latencies if t >= t_first])
+    idf1 = _idf1([m for (t, _), m in zip(latencies, tracked) if t >= t_first], truth)
     flash, camera = end_status["flash_node"], end_status["sim_camera_node"]
     model = float(flash["model_ms"])
     cost = float(flash["decode_ms"]) + float(flash["publish_ms"])
@@ -148,7 +179,7 @@ def run(width: int, height: int, duration: float, args: argparse.Namespace, env:
         "detections_refused": sum(int(v) for k, v in flash.items() if k.startswith("rejected_detections_")),
         "rss_start_mb": float(np.median([s[1] for s in samples[:tenth]])),
         "rss_end_mb": float(np.median([s[1] for s in samples[-tenth:]])),
-        "duration_s": duration,
+        "duration_s": duration, "idf1": idf1,
         "rss_curve": [(round(samples[i][0]), round(samples[i][1])) for i in np.linspace(0, len(samples) - 1, 6).astype(int)],
         "pending_curve": [samples[i][2] for i in np.linspace(0, len(samples) - 1, 6).astype(int)],
     }
@@ -171,22 +202,25 @@ def main() -> None:
     env = loopback_env(args.domain_id)
     os.environ.update(env)
     env["PYTHONUNBUFFERED"] = "1"
+    load_before = " ".join(f"{v:.2f}" for v in os.getloadavg())
     rows = []
     for size in args.sizes:
         width, height = (int(v) for v in size.split("x"))
         with tempfile.TemporaryDirectory(prefix="bench_graph_") as tmp:
             rows.append(run(width, height, args.duration, args, env, Path(tmp)))
         print(f"done {size}", file=sys.stderr, flush=True)
-    print(f"\nflash_node propagator: {args.propagator}; camera 30 Hz; {args.duration:.0f} s per size; "
+    print(f"\nload average before: {load_before}, after: {' '.join(f'{v:.2f}' for v in os.getloadavg())}")
+    print(f"flash_node propagator: {args.propagator}; camera 30 Hz; {args.duration:.0f} s per size; "
           f"stamp tolerance {args.stamp_tolerance_ms:g} ms; {os.cpu_count()} CPU cores shared by every process\n")
     print("| size | e2e median / p95 ms | transport ms | model ms | rest ms (queue ms) | node overhead ms (% of model) "
-          "| rest % of model | published / received / processed / dropped (DDS lost) | detections applied / refused | pending dets max | flash RSS MB start -> end |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+          "| rest % of model | published / received / processed / dropped (DDS lost) | detections applied / refused | pending dets max | flash RSS MB start -> end | IDF1 |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for r in rows:
         print(f"| {r['size']} | {r['e2e_ms']:.1f} / {r['e2e_p95_ms']:.1f} | {r['transport_ms']:.1f} | {r['model_ms']:.1f} "
               f"| {r['rest_ms']:.1f} ({r['queue_ms']:.1f}) | {r['node_cost_ms']:.2f} ({r['overhead_pct']:.1f} %) "
               f"| {r['rest_pct']:.0f} % | {r['published']} / {r['received']} / {r['processed']} / {r['dropped']} ({r['lost_dds']}) "
-              f"| {r['detections_applied']} / {r['detections_refused']} | {r['pending_max']} | {r['rss_start_mb']:.0f} -> {r['rss_end_mb']:.0f} |")
+              f"| {r['detections_applied']} / {r['detections_refused']} | {r['pending_max']} | {r['rss_start_mb']:.0f} -> {r['rss_end_mb']:.0f} "
+              f"| {r['idf1']:.3f} |")
     for r in rows:
         print(f"\n{r['size']}: flash_node RSS (s, MB) {r['rss_curve']}; pending detections {r['pending_curve']}")
 

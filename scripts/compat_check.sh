@@ -3,6 +3,7 @@
 # users have: Python 3.10 (Humble) with numpy 1.x and OpenCV 4.x. Not part of the default
 # test run (it builds a second venv); run it after touching core/ or io/:
 #   bash scripts/compat_check.sh [/path/to/python3.10]
+# It selects the tests that neither start DDS (marked `ros`) nor use rclpy's types (named `rclpy`).
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 PY310="${1:-}"
@@ -16,4 +17,4 @@ VENV="${XDG_CACHE_HOME:-$HOME/.cache}/sam2auto_ros/compat-py310-numpy1"
 cd "$ROOT"
 "$VENV/bin/python" -c 'import numpy, sys; print(f"python {sys.version.split()[0]}, numpy {numpy.__version__}")'
 exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider test/core test/io/test_bags.py test/io/test_images.py \
-  -k "not rclpy" -W ignore::DeprecationWarning
+  -m "not ros" -k "not rclpy" -W ignore::DeprecationWarning

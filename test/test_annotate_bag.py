@@ -220,12 +220,17 @@ def test_damaged_bytes_never_crash_and_never_leave_an_output(tmp_path):
         raw[pos : pos + 4] = bytes(rng.randrange(256) for _ in range(4))
         data_file.write_bytes(bytes(raw))
         try:
-            annotate_bag(bag, out, classes=CLASS_NAMES, progress=False)
-            outcomes["done"] += 1
+            report = annotate_bag(bag, out, classes=CLASS_NAMES, progress=False)
         except AnnotateError:
             outcomes["refused"] += 1
             assert not out.exists()
-    assert outcomes["refused"] > 0 and sum(outcomes.values()) == 40
+            continue
+        outcomes["done"] += 1
+        # a finished run is a complete, readable bag: every frame it read has its tracks message
+        per_topic = Counter(m.topic for m in read_messages(out))
+        assert report.frames > 0 and per_topic["/sam2auto/annotated/tracks"] == report.frames
+        assert sum(per_topic.values()) == report.messages_copied + sum(n for t, n in per_topic.items() if t.startswith("/sam2auto/annotated/"))
+    assert outcomes["refused"] > 0 and outcomes["done"] > 0 and sum(outcomes.values()) == 40
     assert not list(tmp_path.glob(".out*"))
 
 

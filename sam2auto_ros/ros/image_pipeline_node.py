@@ -88,6 +88,7 @@ class ImagePipelineNode(ManagedNode):
         self.cameras: tuple[str, ...] = ("",)
         self.frames_lost_dds = 0
         self.frames_restamped = 0
+        self.frames_handled = 0  # taken from the mailbox and finished: tracked, or rejected with a reason
         self._subs: list[Any] = []
         self._worker: threading.Thread | None = None
         self._last_stamp_ns: dict[str, int] = {}  # per camera
@@ -163,6 +164,8 @@ class ImagePipelineNode(ManagedNode):
             except Exception as exc:  # keep the node alive; the error is logged and counted
                 self.reject("processing_error", f"{type(exc).__name__}: {exc}")
                 self.get_logger().error(traceback.format_exc())
+            finally:
+                self.frames_handled += 1
 
     def idle(self) -> None:
         """Called by the worker when no frame arrived for a while."""
@@ -238,6 +241,7 @@ class ImagePipelineNode(ManagedNode):
             "queue_depth": self.mailbox.depth,
             "frames_received": self.mailbox.received,
             "frames_processed": s.frames_processed,
+            "frames_handled": self.frames_handled,
             "frames_dropped": self.mailbox.dropped,
             "frames_lost_dds": self.frames_lost_dds,
             "frames_restamped": self.frames_restamped,

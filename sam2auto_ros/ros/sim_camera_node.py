@@ -1,6 +1,6 @@
 """``sim_camera_node``: a seeded simulated camera for tests, demos and benchmarks.
 
-Publishes, at ``fps``: ``image`` (sensor_msgs/Image, and ``image/compressed`` on request),
+Publishes, at ``fps`` (or in lockstep with a consumer: ``pace_topic``): ``image`` (sensor_msgs/Image, and ``image/compressed`` on request),
 ``camera_info``, and ``ground_truth`` (InstanceMaskArray, track_id = ground-truth id) with the
 frame's stamp. With ``publish_clock`` it also drives ``/clock`` (stamps are then simulation
 time, starting at the scene's start), so other nodes can run with ``use_sim_time``.
@@ -46,6 +46,11 @@ class SimCameraNode(ManagedNode):
         ParamSpec("cache_frames", False, "Render the whole scene at configure (for high rates / large frames)."),
         ParamSpec("wait_for_subscribers", 0, "Hold the first frame until this many subscribers match `image`.",
                   low=0, high=1000),
+        ParamSpec("pace_topic", "", "Lockstep: publish the next frame only once a message stamped with the last one "
+                  "arrived here (e.g. `tracks`), so a simulation runs alike on a fast and a loaded machine; `fps` is "
+                  "then the highest rate. Empty: free-running at `fps`."),
+        ParamSpec("pace_timeout_s", 10.0, "With pace_topic: publish anyway after this long without the answer (a frame "
+                  "the consumer refused), counted as frames_unpaced.", low=0.1, high=3600.0),
     )
 
     def __init__(self, **kwargs: Any) -> None:
@@ -55,7 +60,11 @@ class SimCameraNode(ManagedNode):
         self._pubs: dict[str, Any] = {}
         self._timer = None
         self.published = 0
+        self.frames_unpaced = 0
         self._matched_at: float | None = None
+        self._pace_sub = None
+        self._answered_ns = 0  # newest stamp seen on pace_topic
+        self._published_at = 0.0
 
     def build(self, params: dict[str, Any]) -> None:
         fields = {"seed": params["seed"], "height": params["height"], "width": params["width"],
@@ -76,7 +85,7 @@ class SimCameraNode(ManagedNode):
             self._pubs["compressed"] = self.create_lifecycle_publisher(CompressedImage, "image/compressed", CAMERA_QOS)
         if params["publish_clock"]:
             self._pubs["clock"] = self.create_lifecycle_publisher(Clock, "/clock", OUTPUT_QOS)
-        self.published = 0
+        self.published = self.frames_unpaced = self._answered_ns = 0
         self._last_stamp = 0
 
     def describe(self) -> str:
@@ -84,12 +93,32 @@ class SimCameraNode(ManagedNode):
         return f"scene {self._p['scene']} seed {cfg.seed}, {cfg.width}x{cfg.height}, {cfg.n_frames} frames at {cfg.fps} Hz"
 
     def wire(self) -> None:
+        if self._p["pace_topic"]:
+            self._pace_sub = self.create_subscription(InstanceMaskArray, self._p["pace_topic"], self._on_answer,
+                                                      QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE))
         self._timer = self.create_timer(1.0 / self._p["fps"], self._tick)
 
     def unwire(self) -> None:
         if self._timer is not None:
             self.destroy_timer(self._timer)
             self._timer = None
+        if self._pace_sub is not None:
+            self.destroy_subscription(self._pace_sub)
+            self._pace_sub = None
+
+    def _on_answer(self, msg: Any) -> None:
+        self._answered_ns = max(self._answered_ns, msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec)
+
+    def _waiting_for_answer(self) -> bool:
+        """With pace_topic: the last frame is not answered yet and its time-out has not run out."""
+        if self._pace_sub is None or self.published == 0 or self._answered_ns >= self._last_stamp:
+            return False
+        if time.monotonic() - self._published_at < self._p["pace_timeout_s"]:
+            return True
+        self.frames_unpaced += 1
+        self.get_logger().warning(f"no answer on {self._p['pace_topic']} for the frame stamped {self._last_stamp} "
+                                  f"within {self._p['pace_timeout_s']} s; publishing the next one")
+        return False
 
     def free(self) -> None:
         for pub in self._pubs.values():
@@ -109,7 +138,7 @@ class SimCameraNode(ManagedNode):
             if now - self._matched_at < SUBSCRIBER_SETTLE_S:
                 return
         n = len(self.scene)
-        if self.published >= n and not self.param("loop"):
+        if (self.published >= n and not self.param("loop")) or self._waiting_for_answer():
             return
         index = self.published % n
         frame = self._cache[index] if self._cache is not None else self.scene.frame(index)
@@ -130,6 +159,7 @@ class SimCameraNode(ManagedNode):
         gt = dataclasses.replace(frame.gt, stamp_ns=stamp_ns, frame_id=frame_id)
         self._pubs["gt"].publish(frames_msg(gt))
         self.published += 1
+        self._published_at = time.monotonic()
         if self.published == n and not self.param("loop"):
             self.get_logger().info(f"published all {n} frames of the scene")  # tests and scripts wait for this line
 
@@ -144,7 +174,7 @@ class SimCameraNode(ManagedNode):
         )
 
     def status_values(self) -> dict[str, Any]:
-        return {"frames_published": self.published, "backend": "simulator",
+        return {"frames_published": self.published, "frames_unpaced": self.frames_unpaced, "backend": "simulator",
                 "model": self.describe() if self.scene is not None else ""}
 
 

@@ -112,16 +112,21 @@ def test_sim_launch_with_two_cameras_tracks_and_records_both(rclpy_context, ros_
 
 @pytest.mark.slow
 def test_a_dying_node_stops_the_launch_with_an_error(rclpy_context, ros_env, tmp_path):
+    from diagnostic_msgs.msg import DiagnosticArray
+
     proc, log = _launch(ros_env, tmp_path, str(ROOT / "launch" / "sim.launch.py"))
+    probe = Probe(rclpy_context)
+    probe.collect(DiagnosticArray, "/diagnostics")
     try:
-        deadline = time.monotonic() + 60
-        while len(_pids(log)) < 3 and time.monotonic() < deadline:
-            time.sleep(0.2)
+        # the graph is up (every node reports itself active) before one of its nodes dies
+        up = {f"/sam2auto/{name}" for name in ("sim_camera_node", "smart_od_node", "flash_node")}
+        assert probe.spin_until(lambda: all(probe.status(n).get("state") == "active" for n in up) or proc.poll() is not None, 90)
+        assert proc.poll() is None, log.read_text()[-3000:]
         pids = _pids(log)
-        time.sleep(3)
         os.kill(pids["flash_node"], signal.SIGKILL)
         code = proc.wait(60)
     finally:
+        probe.destroy()
         if proc.poll() is None:
             proc.kill()
     text = log.read_text()

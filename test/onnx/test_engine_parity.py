@@ -68,8 +68,8 @@ def _run(engine: Sam2StreamEngine, frames: list[np.ndarray]) -> dict[tuple[int, 
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    union = np.logical_or(a, b).sum()
-    return 1.0 if union == 0 else float(np.logical_and(a, b).sum() / union)
+    """IoU of two masks, of which ``a`` is not empty."""
+    return float(np.logical_and(a, b).sum() / np.logical_or(a, b).sum())
 
 
 @pytest.fixture(scope="module")
@@ -82,29 +82,30 @@ def torch_masks(torch_parts: TorchSam2Parts, frames: list[np.ndarray]) -> dict[t
     return _run(Sam2StreamEngine(torch_parts), frames)
 
 
-def _compare(reference: dict, candidate: dict, min_iou: float) -> tuple[float, float]:
+def _compare(reference: dict, candidate: dict, min_iou: float, max_logit_diff: float) -> tuple[float, float]:
+    """Every (object, frame) output of ``candidate`` against ``reference``: the same masks (IoU where
+    the reference has foreground, empty where it has none) and logits within ``max_logit_diff``."""
     assert reference.keys() == candidate.keys()
     assert {obj for obj, _ in reference} == {1, 2, 3}
     assert len(reference) >= 3 * N_FRAMES - 25
-    worst_iou, worst_diff = 1.0, 0.0
-    for key, ref in reference.items():
-        iou = _iou(ref > 0, candidate[key] > 0)
-        assert iou >= min_iou, f"object {key[0]} frame {key[1]}: mask IoU {iou:.4f} < {min_iou}"
-        worst_iou = min(worst_iou, iou)
-        worst_diff = max(worst_diff, float(np.abs(ref - candidate[key]).max()))
-    # the comparison is not vacuous: the random-weight model does predict foreground somewhere
-    assert sum(int((ref > 0).any()) for ref in reference.values()) > len(reference) // 4
+    foreground = [key for key, ref in reference.items() if (ref > 0).any()]
+    # the comparison is not vacuous: the random-weight model predicts foreground on most outputs
+    assert len(foreground) >= 0.9 * len(reference), f"{len(foreground)} of {len(reference)} masks have foreground"
+    worst_iou = min(_iou(reference[key] > 0, candidate[key] > 0) for key in foreground)
+    assert worst_iou >= min_iou, f"worst mask IoU {worst_iou:.4f} < {min_iou}"
+    assert not any((candidate[key] > 0).any() for key in reference.keys() - set(foreground))
+    worst_diff = max(float(np.abs(ref - candidate[key]).max()) for key, ref in reference.items())
+    assert worst_diff <= max_logit_diff, f"max logit difference {worst_diff:.2e} > {max_logit_diff:.0e}"
     return worst_iou, worst_diff
 
 
 def test_onnx_engine_matches_torch_engine_fp32(fp32_dir: Path, torch_masks: dict, frames: list[np.ndarray]) -> None:
     parts = OnnxSam2Parts(fp32_dir, model="sam2.1_hiera_tiny", image_size=256, precision="fp32", providers=["cpu"], threads=2)
-    iou, diff = _compare(torch_masks, _run(Sam2StreamEngine(parts, name="sam2-onnx"), frames), min_iou=0.99)
+    iou, diff = _compare(torch_masks, _run(Sam2StreamEngine(parts, name="sam2-onnx"), frames), min_iou=0.999, max_logit_diff=1e-4)  # measured 0.99998, 4.4e-7
     print(f"fp32: worst mask IoU {iou:.5f}, max logit difference {diff:.2e}")
-    assert diff < 1e-3
 
 
 def test_onnx_engine_matches_torch_engine_fp16(fp16_export: ExportResult, torch_masks: dict, frames: list[np.ndarray]) -> None:
     parts = OnnxSam2Parts(fp16_export.directory, precision="fp16", providers=["cpu"], threads=2)
-    iou, diff = _compare(torch_masks, _run(Sam2StreamEngine(parts, name="sam2-onnx"), frames), min_iou=0.95)
+    iou, diff = _compare(torch_masks, _run(Sam2StreamEngine(parts, name="sam2-onnx"), frames), min_iou=0.995, max_logit_diff=1e-2)  # measured 0.9991, 4.4e-4
     print(f"fp16: worst mask IoU {iou:.5f}, max logit difference {diff:.2e}")

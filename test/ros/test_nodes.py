@@ -32,6 +32,26 @@ def _labels(msgs) -> set[str]:
     return {inst.label for m in msgs for inst in m.instances}
 
 
+def _processed_since(probe, node: str, since_ns: int, nodes) -> int:
+    """``frames_processed`` from the first /diagnostics report ``node`` made at or after ``since_ns``."""
+    def report():
+        for msg in reversed(probe.received["/diagnostics"]):
+            stamp = msg.header.stamp.sec * 1_000_000_000 + msg.header.stamp.nanosec
+            for st in msg.status:
+                if st.name == node and stamp >= since_ns:
+                    return int({kv.key: kv.value for kv in st.values}["frames_processed"])
+        return None
+
+    assert probe.spin_until(lambda: report() is not None, 30, tuple(nodes)), f"no status report from {node}"
+    return report()
+
+
+def _camera_frames(probe, received: list, count: int, nodes) -> None:
+    """Wait until the camera published ``count`` more frames (seen as ``received`` grows)."""
+    target = len(received) + count
+    assert probe.spin_until(lambda: len(received) >= target, 30, tuple(nodes)), "the simulated camera stopped"
+
+
 def test_lifecycle_and_runtime_classes(probe, nodes, ros_env, tmp_path):
     from sam2auto_ros.msg import InstanceMaskArray
 
@@ -44,7 +64,7 @@ def test_lifecycle_and_runtime_classes(probe, nodes, ros_env, tmp_path):
     assert probe.spin_until(lambda: len(gt) >= 5, 30, tuple(nodes)), "the simulated camera never published"
     assert probe.state(node) == "unconfigured"
     assert probe.lifecycle(node, "configure") and probe.state(node) == "inactive"
-    probe.spin_for(1.0)
+    _camera_frames(probe, gt, 5, nodes)  # the camera keeps publishing while the node is inactive
     assert dets == [], "an inactive node must not publish"
 
     assert probe.lifecycle(node, "activate") and probe.state(node) == "active"
@@ -52,13 +72,12 @@ def test_lifecycle_and_runtime_classes(probe, nodes, ros_env, tmp_path):
     present = _labels(gt)
     assert _labels(dets) <= present and len(present) >= 2
 
-    # classes change at run time: only the chosen class is detected from then on
+    # classes change at run time: every frame the node started after the change has only them
     keep = sorted(present)[0]
     assert all(r.successful for r in probe.set_params(node, classes=[keep]))
-    probe.spin_for(0.5)
-    n = len(dets)
-    assert probe.spin_until(lambda: len(dets) >= n + 5, 30, tuple(nodes))
-    assert _labels(dets[n:]) == {keep}
+    done = _processed_since(probe, node, time.time_ns(), nodes)  # frames finished by a report made after the change
+    assert probe.spin_until(lambda: len(dets) >= done + 6, 30, tuple(nodes))
+    assert _labels(dets[done + 1 :]) == {keep}  # (frame done + 1 may have been under way during the change)
 
     result = probe.set_params(node, classes=[""])[0]
     assert not result.successful and "non-empty" in result.reason
@@ -68,9 +87,9 @@ def test_lifecycle_and_runtime_classes(probe, nodes, ros_env, tmp_path):
     assert not result.successful and "configure" in result.reason
 
     assert probe.lifecycle(node, "deactivate") and probe.state(node) == "inactive"
-    probe.spin_for(0.5)
+    _camera_frames(probe, gt, 3, nodes)  # let what was in flight arrive
     n = len(dets)
-    probe.spin_for(1.0)
+    _camera_frames(probe, gt, 5, nodes)
     assert len(dets) == n, "a deactivated node must not publish"
     assert probe.lifecycle(node, "cleanup") and probe.state(node) == "unconfigured"
     assert probe.spin_until(lambda: probe.status(node).get("state") == "unconfigured", 5)
@@ -110,8 +129,13 @@ def test_missing_model_file_at_configure_keeps_node_alive(probe, nodes, ros_env,
     assert probe.spin_until(lambda: len(tracks) >= 3, 30, tuple(nodes))
 
 
+FAST_STATUS = {"status_period": 0.05}  # the feeder waits on /diagnostics: let it come often
+
+
 class _Feeder:
-    """Publishes hand-made frames and detections to a flash_node, one at a time."""
+    """Publishes hand-made frames and detections to a flash_node, one at a time: each call returns
+    once the node reports it handled that input (its /diagnostics counters), so no frame is
+    dropped by the latest-frame mailbox however slow the machine is, and nothing is timed."""
 
     def __init__(self, probe: Probe, prefix: str) -> None:
         from rclpy.qos import QoSProfile, ReliabilityPolicy
@@ -121,10 +145,25 @@ class _Feeder:
 
         qos = QoSProfile(depth=10, reliability=ReliabilityPolicy.RELIABLE)
         self.probe = probe
+        self.node = f"{prefix}/flash_node"
         self.image = probe.node.create_publisher(Image, f"{prefix}/image", qos)
         self.compressed = probe.node.create_publisher(CompressedImage, f"{prefix}/image/compressed", qos)
         self.detections = probe.node.create_publisher(InstanceMaskArray, f"{prefix}/detections", qos)
         self.stamp = 1_000_000_000
+        self.frames_sent = 0
+        self.detections_sent = 0
+
+    def _handled(self, frames: bool) -> bool:
+        status = self.probe.status(self.node)
+        if frames:
+            return int(status.get("frames_handled", 0)) >= self.frames_sent
+        taken = sum(int(v) for k, v in status.items()  # waiting for a newer frame, applied, or refused
+                    if k in ("detections_pending", "detections_applied", "detections_dropped", "rejected_bad_detections")
+                    or k.startswith("rejected_detections_"))
+        return taken >= self.detections_sent
+
+    def _wait(self, frames: bool) -> None:
+        assert self.probe.spin_until(lambda: self._handled(frames), 30), (frames, self.probe.status(self.node))
 
     def frame(self, size=(256, 256), encoding="rgb8", stamp=None, data=None):
         from sam2auto_ros.ros.messages import image_msg
@@ -138,7 +177,8 @@ class _Feeder:
         if data is not None:
             msg.data = data
         self.image.publish(msg)
-        self.probe.spin_for(0.25)  # one at a time: the latest-frame policy must not drop them
+        self.frames_sent += 1
+        self._wait(frames=True)
         return self.stamp
 
     def jpeg(self, data: bytes | None = None):
@@ -151,17 +191,27 @@ class _Feeder:
             _, buf = encode_compressed(np.full((256, 256, 3), 90, np.uint8))
             data = buf.tobytes()
         self.compressed.publish(CompressedImage(header=header(self.stamp, "cam"), format="jpeg", data=data))
-        self.probe.spin_for(0.25)
+        self.frames_sent += 1
+        self._wait(frames=True)
         return self.stamp
 
     def detect(self, stamp: int, size=(256, 256)):
+        """Returns once flash_node holds the batch (pending until its frame is processed) or settled it."""
         from sam2auto_ros.ros.messages import frames_msg
 
         mask = np.zeros(size, bool)
         mask[40:120, 60:160] = True
         frame = FrameInstances(stamp, *size, (Instance.from_mask_array(mask, label="box", score=0.95),), "cam")
         self.detections.publish(frames_msg(frame))
-        self.probe.spin_for(0.25)
+        self.detections_sent += 1
+        self._wait(frames=False)
+
+    def no_drops(self) -> bool:
+        return int(self.probe.status(self.node).get("frames_dropped", -1)) == 0
+
+
+def _stamps(msgs) -> list[int]:
+    return [m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for m in msgs]
 
 
 def test_bad_input_is_logged_counted_and_survived(probe, nodes, ros_env, tmp_path):
@@ -169,8 +219,9 @@ def test_bad_input_is_logged_counted_and_survived(probe, nodes, ros_env, tmp_pat
 
     tracks = probe.collect(InstanceMaskArray, f"{NS}/tracks")
     ctracks = probe.collect(InstanceMaskArray, "/c/tracks")
-    flash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "confirm_hits": 1})
-    cflash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "compressed_input": True}, namespace="/c")
+    flash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "confirm_hits": 1, **FAST_STATUS})
+    cflash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "compressed_input": True, **FAST_STATUS},
+                         namespace="/c")
     nodes += [flash, cflash]
     feed, cfeed = _Feeder(probe, NS), _Feeder(probe, "/c")
     assert probe.spin_until(lambda: feed.image.get_subscription_count() and feed.detections.get_subscription_count()
@@ -188,10 +239,10 @@ def test_bad_input_is_logged_counted_and_survived(probe, nodes, ros_env, tmp_pat
     feed.detect(good[-1])                                  # detections of the old size, old sequence
     good.append(feed.frame(size=(128, 160)))
     jump = feed.frame(stamp=good[-1] - 5_000_000_000, size=(128, 160))  # camera restart: 5 s back
-    probe.spin_for(1.5)
-
-    published = [m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for m in tracks]
-    assert published == [*good[:5], small, good[5], jump], "good frames (and only them) are tracked, in order"
+    expected = [*good[:5], small, good[5], jump]
+    assert probe.spin_until(lambda: len(tracks) >= len(expected), 10, tuple(nodes)), _stamps(tracks)
+    assert _stamps(tracks) == expected, "good frames (and only them) are tracked, in order"
+    assert feed.no_drops()
     assert (tracks[6].height, tracks[6].width) == (128, 160)
     assert any(len(m.instances) for m in tracks[3:5]), "the detection of a processed frame was applied"
 
@@ -212,8 +263,8 @@ def test_bad_input_is_logged_counted_and_survived(probe, nodes, ros_env, tmp_pat
     first = cfeed.jpeg()
     cfeed.jpeg(b"\xff\xd8not a jpeg at all")
     last = cfeed.jpeg()
-    probe.spin_for(1.0)
-    assert [m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for m in ctracks] == [first, last]
+    assert probe.spin_until(lambda: len(ctracks) >= 2, 10, tuple(nodes)), _stamps(ctracks)
+    assert _stamps(ctracks) == [first, last] and cfeed.no_drops()
     assert int(probe.status("/c/flash_node")["rejected_corrupt_compressed"]) == 1
     assert "cannot decode compressed image" in cflash.log() and cflash.alive()
 
@@ -226,8 +277,8 @@ def test_unstamped_frames_are_stamped_on_arrival_or_rejected(probe, nodes, ros_e
     tracks = probe.collect(InstanceMaskArray, f"{NS}/tracks")
     rtracks = probe.collect(InstanceMaskArray, "/r/tracks")
     nodes += [NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "confirm_hits": 1,
-                                                            "stamp_tolerance_ns": 20_000_000}),
-              NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "unstamped_frames": "reject"},
+                                                            "stamp_tolerance_ns": 20_000_000, **FAST_STATUS}),
+              NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "unstamped_frames": "reject", **FAST_STATUS},
                           namespace="/r")]
     feed, rfeed = _Feeder(probe, NS), _Feeder(probe, "/r")
     assert probe.spin_until(lambda: feed.image.get_subscription_count() and feed.detections.get_subscription_count()
@@ -235,13 +286,13 @@ def test_unstamped_frames_are_stamped_on_arrival_or_rejected(probe, nodes, ros_e
     for _ in range(3):
         feed.frame(stamp=0)
         rfeed.frame(stamp=0)
-    probe.spin_for(1.0)
-    stamps = [m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for m in tracks]
+    assert probe.spin_until(lambda: len(tracks) >= 3, 10, tuple(nodes))
+    stamps = _stamps(tracks)
     assert len(stamps) == 3 and 0 < stamps[0] < stamps[1] < stamps[2], stamps
     assert abs(stamps[-1] - time.time_ns()) < 30_000_000_000  # receive time, not zero
     feed.detect(stamps[-1] + 5_000_000)  # as stamped by a detector node that received the frame 5 ms later
     feed.frame(stamp=0)
-    probe.spin_for(1.0)
+    assert probe.spin_until(lambda: len(tracks) >= 4, 10, tuple(nodes))
     assert any(len(m.instances) for m in tracks[3:]), "the detection found its restamped frame"
     def counted(fqn: str, key: str, value: int) -> bool:
         return int(probe.status(fqn).get(key, -1)) == value
@@ -259,20 +310,20 @@ def test_boxes_only_tracks_for_planners(probe, nodes, ros_env, tmp_path):
 
     tracks = probe.collect(InstanceMaskArray, f"{NS}/tracks")
     overlays = probe.collect(Image, f"{NS}/overlay")
-    flash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "confirm_hits": 1})
+    flash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "confirm_hits": 1, **FAST_STATUS})
     nodes.append(flash)
     feed = _Feeder(probe, NS)
     assert probe.spin_until(lambda: feed.image.get_subscription_count() and feed.detections.get_subscription_count(), 60, (flash,))
     feed.detect(feed.frame())
     stamp = feed.frame()
-    assert probe.spin_until(lambda: any(len(m.instances) for m in tracks), 10, (flash,))
+    assert probe.spin_until(lambda: stamp in _stamps(tracks), 10, (flash,))
     inst = tracks[-1].instances[0]
     assert inst.track_id >= 0 and inst.label == "box" and len(inst.mask_counts) > 0
     assert all(r.successful for r in probe.set_params(f"{NS}/flash_node", publish_masks=False))
-    feed.frame()
-    probe.spin_for(0.5)
+    later = feed.frame()  # a frame sent after the change was answered
+    assert probe.spin_until(lambda: later in _stamps(tracks), 10, (flash,))
     inst2 = tracks[-1].instances[0]
-    assert tracks[-1].header.stamp.nanosec != stamp % 1_000_000_000
+    assert _stamps(tracks)[-1] == later
     assert len(inst2.mask_counts) == 0 and inst2.track_id == inst.track_id
     assert inst2.x_max > inst2.x_min and inst2.score > 0
 
@@ -301,7 +352,8 @@ def test_simulation_time_from_the_camera_clock(probe, nodes, ros_env, tmp_path):
     assert probe.spin_until(lambda: probe.matched("/clock") and probe.matched(f"{NS}/tracks"), 30, tuple(nodes))
     assert probe.lifecycle(f"{NS}/sim_camera_node", "activate")
     assert probe.spin_until(lambda: len(tracks) >= n // 2 and len(clock) >= n, 60, tuple(nodes))
-    probe.spin_for(1.5)
+    # a status report made after those frames (its counters include them)
+    assert probe.spin_until(lambda: int(probe.status(f"{NS}/flash_node").get("frames_processed", 0)) >= n // 2, 30, tuple(nodes))
     scene_stamps = {1_000_000_000 + round(i * 1e9 / fps) for i in range(n)}  # SceneConfig.start_ns = 1 s
     assert {c.clock.sec * 1_000_000_000 + c.clock.nanosec for c in clock} == scene_stamps
     assert {m.header.stamp.sec * 1_000_000_000 + m.header.stamp.nanosec for m in tracks} <= scene_stamps
@@ -363,12 +415,12 @@ def test_one_node_pair_serves_two_cameras(probe, nodes, ros_env, tmp_path):
 
     assert probe.spin_until(lambda: all(tracked(c) >= 5 and len(images[c]) >= 5 for c in images), 90, tuple(nodes)), \
         "\n".join(n.log()[-1500:] for n in nodes[:2])
-    probe.spin_for(0.5)  # the probe's copies of the newest frames may arrive after their tracks
     for camera, other in (("front", "rear"), ("rear", "front")):
         own = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in images[camera]}
         theirs = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in images[other]}
         stamps = {(m.header.stamp.sec, m.header.stamp.nanosec) for m in tracks[camera]}
-        # the probe may have joined after a camera's first frames
+        # the probe may have joined after a camera's first frames, and a newest frame's tracks may
+        # arrive before its image: only stamps inside the images seen are checked (delivered in order)
         assert not stamps & theirs and {s for s in stamps if min(own) <= s <= max(own)} <= own
     # /diagnostics comes once a second: wait for a report made after both cameras delivered
     assert probe.spin_until(lambda: all(int(probe.status(f"{NS}/flash_node").get(f"{c}.frames_received", 0)) > 0

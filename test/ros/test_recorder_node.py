@@ -24,6 +24,7 @@ from mcap_ros2.decoder import DecoderFactory
 from sam2auto_ros.io.bags import read_messages
 from sam2auto_ros.io.recovery import recover_bag
 
+pytestmark = pytest.mark.ros
 ROOT = Path(__file__).resolve().parents[2]
 NS = "/rec_test"
 TOPICS = {f"{NS}/image": "sensor_msgs/msg/Image", f"{NS}/detections": "sam2auto_ros/msg/InstanceMaskArray",
@@ -34,6 +35,7 @@ PUBLISHER = textwrap.dedent(
     import json, sys, time
     import numpy as np
     import rclpy
+    import rclpy.duration
     from rclpy.qos import QoSProfile, ReliabilityPolicy
     from rclpy.serialization import serialize_message
     from sensor_msgs.msg import Image
@@ -71,7 +73,9 @@ PUBLISHER = textwrap.dedent(
                 log.write(json.dumps([name, raw.hex(), time.time()]) + "\\n")
             log.flush()
             time.sleep(1 / rate)
-    time.sleep(1.0)  # let reliable delivery finish before the writers go away
+    for pub in pubs.values():  # reliable delivery finishes before the writers go away
+        if not pub.wait_for_all_acked(rclpy.duration.Duration(seconds=60)):
+            sys.exit("the recorder never acknowledged every message")
     node.destroy_node()
     rclpy.shutdown()
     """
@@ -97,13 +101,21 @@ def _by_topic(items) -> dict[str, list[bytes]]:
     return out
 
 
-def test_round_trip_every_message_unchanged_and_readable_by_rosbags_and_mcap(ros_env, tmp_path):
+def _written(probe, node: str, counts: dict[str, int]) -> bool:
+    """The recorder's own report (/diagnostics): every topic in ``counts`` written that many times."""
+    status = probe.status(node)
+    return all(int(status.get(f"{topic}.messages", -1)) == n for topic, n in counts.items())
+
+
+def test_round_trip_every_message_unchanged_and_readable_by_rosbags_and_mcap(probe, ros_env, tmp_path):
     bag, log = tmp_path / "bag", tmp_path / "sent.jsonl"
     recorder = _start_recorder(ros_env, bag, "mcap", 1.0)
     try:
         pub = subprocess.run([sys.executable, "-c", PUBLISHER, "40", "40", str(log)], cwd=ROOT, env=ros_env,
                              capture_output=True, text=True, timeout=120)
         assert pub.returncode == 0, pub.stderr
+        assert probe.spin_until(lambda: _written(probe, f"{NS}/recorder_node", dict.fromkeys(TOPICS, 40)), 30), \
+            probe.status(f"{NS}/recorder_node")
     finally:
         recorder.send_signal(signal.SIGINT)
         out, _ = recorder.communicate(timeout=60)
@@ -203,7 +215,7 @@ def test_named_cameras_refuse_absolute_topics_before_a_bag_is_opened(rclpy_conte
 
 
 @pytest.mark.slow
-def test_live_sim_camera_recorded_then_annotated_offline(ros_env, tmp_path):
+def test_live_sim_camera_recorded_then_annotated_offline(probe, ros_env, tmp_path):
     """The whole chain with real nodes: sim_camera_node -> recorder_node (image + ground truth) ->
     annotate-bag offline. Every recorded message reaches the labelled bag unchanged."""
     from sam2auto_ros.annotate_bag import annotate_bag, output_topics
@@ -227,13 +239,12 @@ def test_live_sim_camera_recorded_then_annotated_offline(ros_env, tmp_path):
     reader = threading.Thread(target=lambda: camera_lines.extend(camera.stdout), daemon=True)
     reader.start()
     try:
-        # Until the camera has sent the whole scene (start-up time varies a lot on a loaded machine),
-        # then a second for the last messages to reach the recorder.
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline and not any("published all" in line for line in camera_lines):
+        # until the recorder reports the whole scene written (start-up time varies a lot on a loaded machine)
+        def recorded() -> bool:
             assert camera.poll() is None and recorder.poll() is None, "a node exited early"
-            time.sleep(0.25)
-        time.sleep(1.0)
+            return _written(probe, f"{ns}/recorder_node", {f"{ns}/image": frames, f"{ns}/ground_truth": frames})
+
+        assert probe.spin_until(recorded, 120), probe.status(f"{ns}/recorder_node")
     finally:
         camera.send_signal(signal.SIGINT)
         recorder.send_signal(signal.SIGINT)

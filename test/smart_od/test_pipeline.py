@@ -106,10 +106,9 @@ def test_every_labelled_detection_gets_a_sam2_mask():
     assert len(labelled) == 3
     assert diag.paired + diag.box_prompted == 3 and diag.proposals == diag.amg.final
     assert diag.unlabelled == diag.proposals - diag.paired
+    assert diag.without_mask == 0 and all(i.mask is not None for i in result.instances)
     for inst in result.instances:
-        if inst.mask is not None:
-            assert inst.mask.shape == HW and np.array_equal(inst.box, inst.mask.box_xyxy())
-    assert diag.without_mask == sum(1 for i in labelled if i.mask is None)
+        assert inst.mask.shape == HW and inst.mask.area > 0 and np.array_equal(inst.box, inst.mask.box_xyxy())
     switched_off = SmartOD(_config(**{"amg.pred_iou_thresh": 0.0, "amg.stability_score_thresh": 0.0}),
                            detector=BlobDetector(), sam_model=model).detect(image, features)
     assert all(i.label for i in switched_off.instances) and switched_off.diagnostics.unlabelled == 0
