@@ -53,6 +53,8 @@ if [ "$(cat "$pip_stamp" 2>/dev/null)" != "$pip_key" ]; then
       -c "$REQ/constraints.txt" sam2
   fi
   "$PY" -m pip install -q --no-deps -c "$REQ/constraints.txt" sn-trackeval
+  # benchmark anchors: their GUI-opencv and PyAV requirements are not needed (requirements/base.txt)
+  "$PY" -m pip install -q --no-deps -c "$REQ/constraints.txt" supervision trackers
   "$PY" -m pip install -q --no-deps --no-build-isolation -e "$ROOT"
   echo "$pip_key" > "$pip_stamp"
 else

@@ -92,12 +92,14 @@ def evaluate(
     similarity: str = "mask",
     class_agnostic_ap: bool = False,
     with_jf: bool = True,
+    with_ap: bool = True,
 ) -> EvalReport:
     """Score ``{name: (ground truth frames, predicted frames)}``.
 
     ``similarity="mask"`` matches by mask IoU and adds J&F and mask AP; ``"box"`` matches by box
     IoU (MOTChallenge style) and reports box AP. The sequences of one report are all one mode.
-    J&F is the slowest part (it decodes every matched mask); ``with_jf=False`` skips it.
+    J&F is the slowest part (it decodes every matched mask); ``with_jf=False`` skips it, and
+    ``with_ap=False`` skips AP (NaN in the rows) for callers that read tracking metrics only.
     """
     if not sequences:
         raise EvalError("nothing to evaluate: no sequences given")
@@ -120,16 +122,19 @@ def evaluate(
             rows[name] = {
                 **_summarise(raw["hota"][name], raw["clear"][name], raw["identity"][name]),
                 **_jf(jf),
-                **_ap(average_precision([(gt, pred)], iou_type, class_agnostic_ap)),
+                **(_ap(average_precision([(gt, pred)], iou_type, class_agnostic_ap)) if with_ap else _NO_AP),
             }
         combined = {key: metrics[key].combine_sequences(raw[key]) for key in metrics}
         jf_all = jandf.combine_sequences(raw["jf"]) if jandf is not None and raw["jf"] else None
     rows[COMBINED] = {
         **_summarise(combined["hota"], combined["clear"], combined["identity"]),
         **_jf(jf_all),
-        **_ap(average_precision(list(sequences.values()), iou_type, class_agnostic_ap)),
+        **(_ap(average_precision(list(sequences.values()), iou_type, class_agnostic_ap)) if with_ap else _NO_AP),
     }
     return EvalReport(rows, similarity)
+
+
+_NO_AP = {"AP": float("nan"), "AP50": float("nan")}
 
 
 def _ap(scores: dict[str, float]) -> dict[str, float]:

@@ -47,15 +47,23 @@ def ground_truth_runner(scene: Scene, detector: NoisyDetector) -> list[FrameInst
 def oracle_detection_runner(scene: Scene, detector: NoisyDetector) -> list[FrameInstances]:
     """The noisy detections with their true identities: what a perfect identity layer with no
     propagation could reach (misses stay misses; each false positive is a one-frame track)."""
+    detected = [detector.detect_with_truth(frame.gt) for frame in scene.frames()]
+    return oracle_tracks([d for d, _ in detected], [s for _, s in detected])
+
+
+def oracle_tracks(detections: Sequence[FrameInstances], sources: Sequence[Sequence[int]]) -> list[FrameInstances]:
+    """Detections given the ids of the objects they came from (``sources``, 0 for a false positive,
+    which becomes a one-frame track), each with the box of its mask, as a tracker echoing the
+    detections would publish it: the ceiling for any tracker that only echoes detections."""
     out, fresh = [], _FALSE_POSITIVE_IDS
-    for frame in scene.frames():
-        detections, sources = detector.detect_with_truth(frame.gt)
+    for frame, frame_sources in zip(detections, sources):
         instances = []
-        for inst, source in zip(detections.instances, sources):
+        for inst, source in zip(frame.instances, frame_sources):
             if not source:
                 fresh += 1
-            instances.append(inst.with_track(source or fresh, InstanceStatus.CONFIRMED))
-        out.append(replace(detections, instances=tuple(instances)))
+            box = inst.mask.box_xyxy() if inst.mask is not None else inst.box
+            instances.append(replace(inst, box=box, track_id=source or fresh, status=InstanceStatus.CONFIRMED))
+        out.append(replace(frame, instances=tuple(instances)))
     return out
 
 

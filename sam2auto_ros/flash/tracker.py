@@ -337,10 +337,12 @@ class FlashTracker:
                 self._condition(old.track_id, det, frame)
                 self.stats.recovered_from_occlusion += 1
                 track = old
-            elif old is not None:  # lost track re-identified
+            elif old is not None and old.track_id in self._gallery:  # lost track re-identified
+                # out of the gallery before making room: an eviction into a full gallery would push it out
+                lost = self._gallery.pop(old.track_id)
                 if not self._make_room(frame.index):
+                    self._gallery.add(old, lost.lost_frame, lost.reason)
                     continue
-                self._gallery.pop(old.track_id)
                 track = old
                 track.misses, track.keepalive = 0, max(track.keepalive, self._config.keepalive_init)
                 track.velocity = np.zeros(2)  # the exit direction says nothing about the re-entry
@@ -348,9 +350,9 @@ class FlashTracker:
                 self._condition(track.track_id, det, frame)
                 self.stats.reidentified += 1
                 reidentified.append(track.track_id)
+            elif not self._make_room(frame.index):
+                continue
             else:
-                if not self._make_room(frame.index):
-                    continue
                 track = Track(self._next_id, frame.index, LabelVotes(cfg.max_labels_per_track),
                               reference_matches=cfg.reference_matches)
                 self._next_id += 1

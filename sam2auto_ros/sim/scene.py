@@ -1,10 +1,16 @@
 """Deterministic synthetic video with per-pixel ground truth, for tests, demos and benchmarks.
 
 A ``Scene`` is fully determined by its ``SceneConfig`` (seed included): trajectories, camera
-shake and lighting are drawn once up front, and each frame is rendered on demand, so frame ``i``
+motion and lighting are drawn once up front, and each frame is rendered on demand, so frame ``i``
 is identical whether it is reached by iterating or by ``scene.frame(i)``. Objects are textured
-sprites drawn back to front (a fixed depth order), so nearer objects occlude farther ones; the
-id map records which object owns each pixel after occlusion.
+sprites drawn back to front (nearer objects occlude farther ones); the id map records which
+object owns each pixel after occlusion.
+
+Two cameras: ``"shake"`` looks at a fixed view and shakes by up to ``jitter`` pixels (objects keep
+one depth order); ``"ego"`` is a driving robot's forward camera (``sim.ego``): the view pans,
+objects on the ground grow as the robot nears them, depth order follows distance, and fast turns
+blur the frame. ``frame_step`` k makes the scene a view of every k-th frame of the world (a slow
+tracker's view), each frame keeping its real stamp.
 """
 
 from __future__ import annotations
@@ -17,15 +23,19 @@ import cv2
 import numpy as np
 
 from sam2auto_ros.core import FrameInstances, Instance, InstanceStatus
+from sam2auto_ros.sim import ego
+from sam2auto_ros.sim.absence import absence_paths
 from sam2auto_ros.sim.appearance import CLASS_NAMES, Appearance, make_appearance, make_background
 
-LAYOUTS = ("random", "crossing", "occluder")
+LAYOUTS = ("random", "crossing", "occluder", "absence")
+CAMERAS = ("shake", "ego")
 
 
 @dataclass(frozen=True)
 class SceneConfig:
     """Everything that defines a scene. Lengths in pixels are for a 256 px frame and scale with
-    ``min(height, width) / 256``, so one config describes the same scene at any resolution."""
+    ``min(height, width) / 256``, so one config describes the same scene at any resolution. With
+    the ``ego`` camera, sizes and speeds are what the camera sees of an object 3 m away."""
 
     seed: int = 0
     height: int = 256
@@ -33,10 +43,12 @@ class SceneConfig:
     n_frames: int = 300
     n_objects: int = 5
     #: "random" (free motion), "crossing" (look-alike pairs on crossing paths), "occluder" (a large
-    #: near box sweeping over the others)
+    #: near box sweeping over the others), "absence" (objects leave the view for ``away_s`` seconds)
     layout: str = "random"
-    #: pairs of objects sharing one appearance (same class, texture, size)
+    #: groups of objects sharing one appearance (same class, texture, size): pairs by default
     lookalike_pairs: int = 1
+    #: objects per look-alike group
+    lookalike_size: int = 2
     #: fraction of objects whose motion takes them fully out of frame and back
     exit_fraction: float = 0.3
     #: object size as a fraction of ``min(height, width)``
@@ -47,6 +59,16 @@ class SceneConfig:
     lighting: float = 0.0  # amplitude of the global brightness swing (0.3 = +-30 %)
     jitter: float = 0.0  # camera shake amplitude, px
     noise: float = 0.0  # pixel noise std, grey levels
+    #: "shake" (a fixed view shaking by ``jitter``) or "ego" (a driving robot's camera, sim.ego)
+    camera: str = "shake"
+    ego_speed: float = 0.04  # ego: cruise speed, metres per frame (1.2 m/s at 30 fps)
+    ego_turn: float = 1.5  # ego: largest yaw rate, degrees per frame
+    #: ego: exposure as a fraction of the frame time; a pan of d px/frame blurs over d * this px
+    motion_blur: float = 0.0
+    #: absence layout: seconds an object stays out of view each time it leaves
+    away_s: tuple[float, float] = (5.0, 15.0)
+    #: the scene is every ``frame_step``-th frame of the world (stamps stay the world's)
+    frame_step: int = 1
     #: objects with fewer visible pixels are left out of the ground-truth instances
     min_visible_area: int = 16
     fps: float = 30.0
@@ -61,9 +83,22 @@ class SceneConfig:
             problems.append("n_frames and n_objects must be >= 1")
         if self.layout not in LAYOUTS:
             problems.append(f"layout {self.layout!r} is not one of {LAYOUTS}")
-        needed = 2 * self.lookalike_pairs + (self.layout == "occluder")
-        if self.lookalike_pairs < 0 or needed > self.n_objects:
-            problems.append(f"{self.lookalike_pairs} look-alike pairs need n_objects >= {needed}")
+        needed = self.lookalike_size * self.lookalike_pairs + (self.layout == "occluder")
+        if self.lookalike_pairs < 0 or self.lookalike_size < 2 or needed > self.n_objects:
+            problems.append(f"{self.lookalike_pairs} look-alike groups of {self.lookalike_size} need n_objects >= {needed}"
+                            " (and groups of at least 2)")
+        if self.camera not in CAMERAS:
+            problems.append(f"camera {self.camera!r} is not one of {CAMERAS}")
+        if self.camera == "ego" and self.layout != "random":
+            problems.append(f"the ego camera places objects on the ground itself: layout must be 'random', got {self.layout!r}")
+        if not 0.0 <= self.motion_blur <= 1.0:
+            problems.append("motion_blur must be in [0, 1]")
+        if self.ego_speed < 0 or self.ego_turn < 0:
+            problems.append("ego_speed and ego_turn must be >= 0")
+        if not 0.0 < self.away_s[0] <= self.away_s[1]:
+            problems.append(f"away_s {self.away_s} must satisfy 0 < lo <= hi")
+        if self.frame_step < 1:
+            problems.append("frame_step must be >= 1")
         if not 0.0 <= self.exit_fraction <= 1.0:
             problems.append("exit_fraction must be in [0, 1]")
         lo, hi = self.size_range
@@ -89,7 +124,7 @@ class SimObject:
     gt_id: int
     label: str
     appearance_id: int  # look-alikes share one
-    depth: int  # 0 is drawn last (nearest)
+    depth: int  # 0 is drawn last (nearest); the ego camera orders by distance instead
 
 
 @dataclass(frozen=True)
@@ -98,7 +133,8 @@ class SimFrame:
 
     ``id_map`` holds the GT id owning each pixel (0 = background). ``visible_area[g]`` counts
     object ``g``'s visible pixels, ``unoccluded_area[g]`` the pixels it would cover inside the
-    frame with nothing in front of it; both are indexed by GT id (index 0 unused).
+    frame with nothing in front of it; both are indexed by GT id (index 0 unused). ``index`` is
+    the frame's place in the scene, ``world_index`` in the world (they differ with ``frame_step``).
     """
 
     index: int
@@ -108,6 +144,7 @@ class SimFrame:
     id_map: np.ndarray
     visible_area: np.ndarray
     unoccluded_area: np.ndarray = field(repr=False)
+    world_index: int = 0
 
 
 class Scene:
@@ -117,18 +154,29 @@ class Scene:
         self.config = config
         rng = np.random.default_rng(config.seed)
         self._unit = min(config.height, config.width) / 256.0
-        self._margin = int(math.ceil(config.jitter * self._unit)) + 1
-        self._background = make_background(config.height + 2 * self._margin, config.width + 2 * self._margin, rng)
+        self._world_frames = (config.n_frames - 1) * config.frame_step + 1
+        self._ego = config.camera == "ego"
+        self._margin = 0 if self._ego else int(math.ceil(config.jitter * self._unit)) + 1
+        self._lens = ego.Lens(config.height, config.width)
+        if self._ego:
+            self._backdrop = ego.Backdrop(self._lens, rng)
+        else:
+            self._background = make_background(config.height + 2 * self._margin, config.width + 2 * self._margin, rng)
         self.objects, self._appearances = self._make_objects(rng)
-        self._positions, self._angles = self._trajectories(rng)
-        self._camera = self._camera_path(rng)
+        if self._ego:
+            self._drive, self._world_xz, self._world_size, self._angles = self._ego_world(rng)
+            self._pan_rate = np.gradient(self._drive.yaw) * self._lens.focal if self._world_frames > 1 else np.zeros(1)
+            self._camera = np.zeros((self._world_frames, 2), np.int64)
+        else:
+            self._positions, self._angles = self._trajectories(rng)
+            self._camera = self._camera_path(rng)
         self._gain = self._lighting(rng)
         self._noise_bank = (
             rng.standard_normal((2 * config.height, config.width, 3), dtype=np.float32) * np.float32(config.noise)
             if config.noise > 0
             else None
         )
-        # back-to-front drawing order
+        # back-to-front drawing order (the shaking camera's objects keep theirs)
         self._draw_order = sorted(range(len(self.objects)), key=lambda i: -self.objects[i].depth)
 
     # -- construction -------------------------------------------------------------------------
@@ -138,9 +186,10 @@ class Scene:
         appearances: list[Appearance] = []
         appearance_of: list[int] = []
         pairs = cfg.n_objects // 2 if cfg.layout == "crossing" else cfg.lookalike_pairs
+        group = 2 if cfg.layout == "crossing" else cfg.lookalike_size
         first = 1 if cfg.layout == "occluder" else 0  # the occluder has no twin
         for i in range(cfg.n_objects):
-            if first <= i < first + 2 * pairs and (i - first) % 2 == 1:
+            if first <= i < first + group * pairs and (i - first) % group != 0:
                 appearance_of.append(appearance_of[-1])
                 continue
             if cfg.layout == "occluder" and i == 0:
@@ -160,8 +209,13 @@ class Scene:
     def _trajectories(self, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
         """Centre positions ``(T, N, 2)`` and angles ``(T, N)`` in world (un-shaken) pixels."""
         cfg = self.config
-        n, w, h, u = cfg.n_objects, cfg.width, cfg.height, self._unit
+        n, w, h, u, n_frames = cfg.n_objects, cfg.width, cfg.height, self._unit, self._world_frames
         radius = np.array([max(a.size) / 2 for a in self._appearances])
+        if cfg.layout == "absence":
+            positions = absence_paths(n_frames, (h, w), radius, cfg.speed * u, cfg.fps, cfg.away_s, rng)
+            omega = rng.uniform(-cfg.rotation, cfg.rotation, cfg.n_objects)
+            angles = rng.uniform(0, 360, cfg.n_objects) + np.arange(n_frames)[:, None] * omega
+            return positions, angles
         pos = np.empty((n, 2))
         vel = np.empty((n, 2))
         lo = np.stack([radius, radius], axis=1)
@@ -195,9 +249,9 @@ class Scene:
         if cfg.layout == "occluder":
             accel[0] = 0.0  # the occluder sweeps straight across
         keep_row = cfg.layout != "random"  # damp vertical drift so paths keep meeting
-        positions = np.empty((cfg.n_frames, n, 2))
-        angles = np.empty((cfg.n_frames, n))
-        for t in range(cfg.n_frames):
+        positions = np.empty((n_frames, n, 2))
+        angles = np.empty((n_frames, n))
+        for t in range(n_frames):
             positions[t], angles[t] = pos, angle
             vel += rng.normal(0, 1, (n, 2)) * accel
             if keep_row:
@@ -216,20 +270,34 @@ class Scene:
     def _camera_path(self, rng: np.random.Generator) -> np.ndarray:
         """Integer camera offsets ``(T, 2)``: a smooth random shake within +-jitter."""
         limit = self._margin - 1
-        offsets = np.zeros((self.config.n_frames, 2), np.int64)
+        offsets = np.zeros((self._world_frames, 2), np.int64)
         if limit == 0:
             return offsets
         state = np.zeros(2)
-        for t in range(self.config.n_frames):
+        for t in range(self._world_frames):
             state = 0.7 * state + rng.normal(0, 0.5 * limit, 2)
             state = np.clip(state, -limit, limit)
             offsets[t] = np.round(state)
         return offsets
 
+    def _ego_world(self, rng: np.random.Generator) -> tuple[ego.Drive, np.ndarray, np.ndarray, np.ndarray]:
+        """The robot's drive, the objects' ground positions ``(T, N, 2)`` and heights (m), and
+        their image-plane angles ``(T, N)`` (upright, tilted and swaying as much as ``rotation`` says)."""
+        cfg, lens = self.config, self._lens
+        drive = ego.drive(self._world_frames, cfg.ego_speed, cfg.ego_turn, rng)
+        metres_per_px = ego.SPEED_REFERENCE / lens.focal  # at the reference distance
+        walk = cfg.speed * self._unit * metres_per_px
+        x, z = ego.place_objects(drive, lens, cfg.n_objects, walk, rng)
+        heights = np.array([a.size[1] for a in self._appearances]) * metres_per_px
+        sway = rng.uniform(-cfg.rotation, cfg.rotation, cfg.n_objects)
+        t = np.arange(self._world_frames)[:, None]
+        angles = rng.uniform(-10, 10, cfg.n_objects) * cfg.rotation + 8 * np.sin(t * sway / 8)
+        return drive, np.stack([x, z], axis=2), heights, angles
+
     def _lighting(self, rng: np.random.Generator) -> np.ndarray:
         period = rng.uniform(60, 150)
         phase = rng.uniform(0, 2 * np.pi)
-        t = np.arange(self.config.n_frames)
+        t = np.arange(self._world_frames)
         return 1.0 + self.config.lighting * np.sin(2 * np.pi * t / period + phase)
 
     # -- access -------------------------------------------------------------------------------
@@ -244,32 +312,64 @@ class Scene:
         for index in range(self.config.n_frames):
             yield self.frame(index)
 
+    @property
+    def drive(self) -> ego.Drive | None:
+        """The ego camera's pose per world frame (None for the shaking camera)."""
+        return self._drive if self._ego else None
+
+    @property
+    def lens(self) -> ego.Lens:
+        return self._lens
+
+    def world_state(self, index: int) -> tuple[np.ndarray, np.ndarray]:
+        """Ego scenes: the objects' ground positions ``(N, 2)`` (x, z in m) and heights ``(N,)`` on frame ``index``."""
+        if not self._ego:
+            raise ValueError("world_state is defined for the ego camera only")
+        return self._world_xz[self._world(index)], self._world_size
+
+    def _world(self, index: int) -> int:
+        if not 0 <= index < self.config.n_frames:
+            raise IndexError(f"frame {index} outside scene of {self.config.n_frames} frames")
+        return index * self.config.frame_step
+
     def background(self, index: int) -> np.ndarray:
-        """The empty backdrop as frame ``index``'s camera sees it, before lighting and noise."""
+        """The empty backdrop as frame ``index``'s camera sees it, before blur, lighting and noise."""
+        world = self._world(index)
+        if self._ego:
+            return self._backdrop.view(self._drive, world)
         h, w, m = self.config.height, self.config.width, self._margin
-        ox, oy = self._camera[index]
+        ox, oy = self._camera[world]
         return self._background[m + oy : m + oy + h, m + ox : m + ox + w]
+
+    def _placements(self, world: int) -> list[tuple[int, np.ndarray, float, float]]:
+        """``(object, centre, angle, scale)`` for frame ``world``, in drawing order (far to near)."""
+        if not self._ego:
+            ox, oy = self._camera[world]
+            return [(i, self._positions[world, i] - (ox, oy), self._angles[world, i], 1.0) for i in self._draw_order]
+        xz = self._world_xz[world]
+        centres, heights, depth = self._lens.project(self._drive, world, xz[:, 0], xz[:, 1], self._world_size)
+        order = [i for i in np.argsort(-depth, kind="stable") if depth[i] > ego.NEAR]
+        return [(int(i), centres[i], self._angles[world, i], heights[i] / self._appearances[i].size[1]) for i in order]
 
     def frame(self, index: int) -> SimFrame:
         """Render frame ``index`` (0-based) with its ground truth."""
         cfg = self.config
-        if not 0 <= index < cfg.n_frames:
-            raise IndexError(f"frame {index} outside scene of {cfg.n_frames} frames")
+        world = self._world(index)
         h, w = cfg.height, cfg.width
-        ox, oy = self._camera[index]
         image = self.background(index).astype(np.float32)
         id_map = np.zeros((h, w), np.int32)
         unoccluded = np.zeros(len(self.objects) + 1, np.int64)
-        for i in self._draw_order:
-            centre = self._positions[index, i] - (ox, oy)
-            unoccluded[i + 1] = self._draw(image, id_map, i, centre, self._angles[index, i])
-        image *= self._gain[index]
+        for i, centre, angle, scale in self._placements(world):
+            unoccluded[i + 1] = self._draw(image, id_map, i, centre, angle, scale)
+        if self._ego and cfg.motion_blur > 0:
+            image = ego.motion_blur(image, float(self._pan_rate[world]), cfg.motion_blur)
+        image *= self._gain[world]
         if cfg.noise > 0:  # a shifted window of one pre-drawn noise bank: fresh-looking, cheap
-            shift = (index * 7919) % cfg.height
+            shift = (world * 7919) % cfg.height
             image += self._noise_bank[shift : shift + h]
         image = np.clip(image, 0, 255).astype(np.uint8)
         visible = np.bincount(id_map.ravel(), minlength=len(self.objects) + 1)
-        stamp = cfg.start_ns + int(round(index * 1e9 / cfg.fps))
+        stamp = cfg.start_ns + int(round(world * 1e9 / cfg.fps))
         id_columns = np.ascontiguousarray(id_map.T)  # masks taken from it are column-major, as RLE wants
         instances = tuple(
             Instance.from_mask_array(
@@ -284,13 +384,13 @@ class Scene:
             if visible[o.gt_id] >= cfg.min_visible_area
         )
         gt = FrameInstances(stamp, h, w, instances, frame_id="sim", frame_index=index)
-        return SimFrame(index, stamp, image, gt, id_map, visible, unoccluded)
+        return SimFrame(index, stamp, image, gt, id_map, visible, unoccluded, world)
 
-    def _draw(self, image: np.ndarray, id_map: np.ndarray, i: int, centre: np.ndarray, angle: float) -> int:
+    def _draw(self, image: np.ndarray, id_map: np.ndarray, i: int, centre: np.ndarray, angle: float, scale: float) -> int:
         """Paint object ``i`` over what is there; returns its pixel count inside the frame."""
         sprite = self._appearances[i]
         sw, sh = sprite.size
-        matrix = cv2.getRotationMatrix2D((sw / 2, sh / 2), float(angle), 1.0)
+        matrix = cv2.getRotationMatrix2D((sw / 2, sh / 2), float(angle), float(scale))
         matrix[:, 2] += (centre[0] - sw / 2, centre[1] - sh / 2)
         corners = np.array([[0, 0, 1], [sw, 0, 1], [0, sh, 1], [sw, sh, 1]], np.float64) @ matrix.T
         x0, y0 = np.floor(corners.min(axis=0)).astype(int)

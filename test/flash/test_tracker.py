@@ -414,3 +414,16 @@ def test_appearance_is_refreshed_at_most_once_per_interval():
         tracker, _ = _run(scene, FlashConfig(appearance_interval=interval))
         (track,) = tracker.tracks.values()
         assert track.descriptor is not None and track.descriptor_frame == last
+
+
+def test_a_return_at_the_cap_keeps_its_id_when_making_room_fills_the_gallery():
+    # object 1 is lost into a one-entry gallery; object 3 vanishes but is still live when 1 returns
+    # at the cap: evicting 3 into the full gallery must not push out the entry being given back
+    objs = [Disc(1, lambda f: (20, 30) if f < 5 or f >= 14 else None, radius=8),
+            Disc(2, _linear(60, 30, 0, 0), radius=8, color=(20, 20, 200)),
+            Disc(3, lambda f: (100, 70) if 6 <= f < 12 else None, radius=8, color=(20, 200, 20))]
+    scene = render(objs, 18)
+    tracker, per_frame = _run(scene, FlashConfig(max_objects=2, gallery_size=1, occlusion_patience=4, hotstart_frames=30))
+    first, third = _id_of(per_frame, scene, 3, 1), _id_of(per_frame, scene, 11, 3)
+    assert first is not None and tracker.stats.evicted >= 1 and third in tracker.gallery
+    assert _id_of(per_frame, scene, 17, 1) == first and tracker.stats.reidentified == 1

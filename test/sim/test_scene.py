@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from sam2auto_ros.sim import SCENE_PRESETS, Scene, SceneConfig, make_scene, scene_config
+from sam2auto_ros.sim import SCENE_PRESETS, Scene, SceneConfig, ego, make_scene, scene_config
+
+NEW_PRESETS = ("ego", "crowd", "absence", "lowrate", "robot")
 
 
 def _frames(name: str, **overrides):
@@ -36,10 +38,23 @@ def test_random_access_matches_iteration():
         scene.frame(12)
 
 
+@pytest.mark.parametrize("name", NEW_PRESETS)
+def test_new_scenes_are_deterministic_per_seed(name):
+    def render(seed):
+        return list(make_scene(name, seed=seed, n_frames=6, height=96, width=128).frames())
+
+    a, b, other = render(3), render(3), render(4)
+    for fa, fb in zip(a, b):
+        assert fa.stamp_ns == fb.stamp_ns and fa.world_index == fb.world_index
+        assert np.array_equal(fa.image, fb.image) and np.array_equal(fa.id_map, fb.id_map)
+        assert [i.mask.counts for i in fa.gt.instances] == [i.mask.counts for i in fb.gt.instances]
+    assert any(not np.array_equal(x.image, y.image) for x, y in zip(a, other))
+
+
 @pytest.mark.parametrize("name", sorted(SCENE_PRESETS))
 def test_truth_masks_match_the_rendered_pixels(name):
-    # without lighting and noise, background pixels are exactly the backdrop and object pixels are not
-    scene = make_scene(name, seed=1, n_frames=40, lighting=0.0, noise=0.0)
+    # without lighting, noise and blur, background pixels are exactly the backdrop and object pixels are not
+    scene = make_scene(name, seed=1, n_frames=40, lighting=0.0, noise=0.0, motion_blur=0.0)
     for frame in list(scene.frames())[::7]:
         backdrop = scene.background(frame.index)
         background = frame.id_map == 0
@@ -144,3 +159,101 @@ def test_unknown_preset_lists_the_known_ones():
         scene_config("nope")
     with pytest.raises(ValueError, match="bad override"):
         scene_config("mixed", colour="red")
+
+
+def test_ego_truth_follows_the_camera_geometry():
+    """Under ego-motion each fully seen object's mask sits where a pinhole camera at the robot's
+    pose puts it, and is as tall as its distance says (computed here from the poses alone)."""
+    scene = make_scene("ego", seed=2, n_frames=150, rotation=0.0, motion_blur=0.0, noise=0.0, lighting=0.0)
+    drive, (h, w) = scene.drive, (scene.config.height, scene.config.width)
+    focal, cx, horizon = ego.FOCAL * w, w / 2, ego.HORIZON * h
+    checked, heights = 0, {}
+    for index in range(0, 150, 5):
+        frame = scene.frame(index)
+        positions, sizes = scene.world_state(index)
+        yaw = drive.yaw[frame.world_index]
+        for inst in frame.gt.instances:
+            g = inst.track_id
+            x0, y0, x1, y1 = inst.mask.box_xyxy()
+            if frame.visible_area[g] != frame.unoccluded_area[g] or y1 - y0 < 12 or min(x0, y0) <= 0 or x1 >= w or y1 >= h:
+                continue  # partly hidden or cut by the border: its box says less
+            dx, dz = positions[g - 1] - (drive.x[frame.world_index], drive.z[frame.world_index])
+            right, depth = np.cos(yaw) * dx - np.sin(yaw) * dz, np.sin(yaw) * dx + np.cos(yaw) * dz
+            tall = focal * sizes[g - 1] / depth
+            alpha = scene._appearances[g - 1].alpha
+            rows = np.flatnonzero(alpha.any(axis=1))
+            expected_height = tall * (rows[-1] + 1 - rows[0]) / alpha.shape[0]
+            assert abs((y1 - y0) - expected_height) <= 0.1 * expected_height + 2
+            centre = np.array([cx + focal * right / depth, horizon + focal * (ego.CAMERA_HEIGHT - sizes[g - 1] / 2) / depth])
+            assert np.abs(np.array([(x0 + x1) / 2, (y0 + y1) / 2]) - centre).max() <= 0.06 * tall + 1.5
+            heights.setdefault(g, []).append(y1 - y0)
+            checked += 1
+    assert checked >= 30
+    assert max(max(v) / min(v) for v in heights.values()) > 1.5  # the robot nears objects: they grow
+    assert np.ptp(np.degrees(drive.yaw)) > 30  # and it turns: the view pans
+
+
+def test_ego_blur_smears_pixels_but_not_the_truth():
+    sharp = make_scene("ego", seed=1, n_frames=120, motion_blur=0.0)
+    blurred = make_scene("ego", seed=1, n_frames=120, motion_blur=1.0)
+    turning = int(np.argmax(np.abs(np.diff(sharp.drive.yaw))))
+    assert abs(sharp.drive.yaw[turning + 1] - sharp.drive.yaw[turning]) * sharp.lens.focal > 3  # a pan of > 3 px/frame
+    a, b = sharp.frame(turning), blurred.frame(turning)
+    assert np.array_equal(a.id_map, b.id_map)
+    assert [i.mask.counts for i in a.gt.instances] == [i.mask.counts for i in b.gt.instances]
+    grad = [np.abs(np.diff(f.image.astype(int), axis=1)).mean() for f in (a, b)]
+    assert grad[1] < 0.9 * grad[0]  # sideways detail is smeared along the pan
+
+
+@pytest.mark.parametrize("name, step", [("lowrate", 5), ("robot", 3), ("crossing", 4)])
+def test_a_low_rate_view_is_every_kth_world_frame_with_real_stamps(name, step):
+    view = make_scene(name, seed=7, n_frames=8, frame_step=step, height=96, width=96)
+    world = make_scene(name, seed=7, n_frames=7 * step + 1, frame_step=1, height=96, width=96)
+    stamps = [f.stamp_ns for f in view.frames()]
+    assert np.all(np.diff(stamps) == pytest.approx(step * 1e9 / view.config.fps, abs=1))
+    for frame in view.frames():
+        same = world.frame(frame.index * step)
+        assert (frame.world_index, frame.stamp_ns) == (same.index, same.stamp_ns)
+        assert np.array_equal(frame.image, same.image)
+        assert [i.mask.counts for i in frame.gt.instances] == [i.mask.counts for i in same.gt.instances]
+
+
+def test_presets_that_vary_with_the_seed():
+    assert {scene_config("lowrate", seed=s).frame_step for s in range(8)} == {3, 4, 5, 6}
+    assert {scene_config("crowd", seed=s).n_objects for s in range(11)} == set(range(30, 41))
+    assert scene_config("lowrate", seed=1, frame_step=2).frame_step == 2  # an explicit value wins
+
+
+def test_crowd_has_lookalike_groups_and_frequent_occlusion():
+    scene = make_scene("crowd", seed=0, n_frames=30)
+    groups = {}
+    for obj in scene.objects:
+        groups.setdefault(obj.appearance_id, []).append(obj)
+    assert 30 <= len(scene.objects) <= 40
+    assert sum(len(g) >= 3 for g in groups.values()) >= 6
+    hidden = [((f.visible_area[1:] < f.unoccluded_area[1:]) & (f.unoccluded_area[1:] > 0)).sum() for f in scene.frames()]
+    assert np.median(hidden) >= 3  # several objects partly hidden by others on a typical frame
+
+
+def test_absence_objects_stay_away_for_seconds_and_return_some_across_another_edge():
+    long_absences, edges_changed = 0, []
+    for seed in (0, 1):
+        scene = make_scene("absence", seed=seed, height=64, width=64)
+        fps, n = scene.config.fps, len(scene.objects)
+        inside = np.array([[f.unoccluded_area[g] > 0 for g in range(1, n + 1)] for f in scene.frames()])
+        for g in range(n):
+            out = np.flatnonzero(~inside[:, g])
+            for run in np.split(out, np.flatnonzero(np.diff(out) > 1) + 1) if len(out) else []:
+                if run[0] == 0 or run[-1] == len(inside) - 1:
+                    continue  # not seen both leaving and coming back
+                assert len(run) >= 4.5 * fps  # away 5-15 s (the frames at either end are partly in)
+                long_absences += 1
+                exit_at, entry_at = scene._positions[run[0], g], scene._positions[run[-1], g]
+                edges_changed.append(_edge(exit_at, 64) != _edge(entry_at, 64))
+    assert long_absences >= 4
+    assert any(edges_changed) and not all(edges_changed)  # some come back across another edge, some not
+
+
+def _edge(centre, size):
+    x, y = centre
+    return int(np.argmin([x, size - x, y, size - y]))
