@@ -11,8 +11,8 @@ the weights. Rows, medians over ``--repeats`` rounds that run the backends inter
   the path it keeps: its text and image features are fused inside the model (no ONNX export).
 
 The exported graphs are written once to ``--work`` (about 0.9 GB for both precisions) and
-reused; ``--stage export`` only writes them, so each command stays short. CUDA / TensorRT rows:
-``benchmarks/device/detector.sh``.
+reused; ``--stage export`` only writes them, so each command stays short. The CUDA / TensorRT rows
+are ``benchmarks/device/50_detector.py``'s, a section of ``benchmarks/device_check.sh``.
 
 Example: ``python benchmarks/bench_detector.py --work /tmp/owl --repeats 3 --threads 2``
 """
