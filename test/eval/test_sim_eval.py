@@ -83,5 +83,6 @@ def test_unknown_tracker_and_bad_latency():
 
 
 def test_flash_runner_produces_scored_tracks():
+    # deterministic (seeded scene, noise and flow): measured DetA 0.823, IDF1 0.985, no id switch
     row = evaluate_sim("flash", "crossing", seeds=(0,), noise="mild", n_frames=25, with_jf=False).combined
-    assert row["DetA"] > 0.3 and row["IDF1"] > 0.3  # it runs end to end and finds the objects
+    assert row["DetA"] > 0.75 and row["IDF1"] > 0.95 and row["IDSW"] == 0
