@@ -74,6 +74,7 @@ from tqdm import tqdm
 
 from sam2auto_ros.core.instance import FrameInstances, Instance
 from sam2auto_ros.core.masks import MaskCodecError
+from sam2auto_ros.core.validation import ValidationError, check_ros_name
 from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import BagError, BagWriter, open_reader, read_messages
 from sam2auto_ros.io.camera_topics import COMPRESSED_SUFFIX, camera_namespace, is_overlay
@@ -350,6 +351,12 @@ def plan_bag(
     if overlay_format not in OVERLAY_FORMATS:
         raise AnnotateError(f"overlay format {overlay_format!r} is not one of {', '.join(OVERLAY_FORMATS)}")
     in_path = Path(in_path)
+    try:  # names the user typed, by ROS's rules (an output namespace that is no ROS name made a bag no ROS tool reads)
+        check_ros_name(output_ns, "output namespace", namespace=True, relative=False)
+        for name in _requested(topic) + ([truth_topic] if truth_topic is not None else []):
+            check_ros_name(name, "topic", relative=False)
+    except ValidationError as exc:
+        raise AnnotateError(str(exc)) from exc
     if not in_path.exists():
         raise AnnotateError(f"input bag {in_path} does not exist")
     try:

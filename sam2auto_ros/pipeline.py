@@ -26,6 +26,7 @@ import numpy as np
 
 from sam2auto_ros.core.instance import FrameInstances, Instance
 from sam2auto_ros.core.propagation import ObjectPrediction, Prompt, Propagator
+from sam2auto_ros.core.validation import ValidationError, check_class_names
 from sam2auto_ros.flash.config import FlashConfig
 from sam2auto_ros.flash.offline import run_offline
 from sam2auto_ros.flash.tracker import FlashTracker
@@ -39,6 +40,15 @@ DEFAULT_MODEL = "sam2.1_hiera_tiny"
 
 class PipelineError(RuntimeError):
     """The pipeline cannot run as asked (no detector for this input, unknown backend...)."""
+
+
+def _checked_classes(classes: Sequence[str]) -> tuple[str, ...]:
+    """The label map by the one class-name rule (an empty or repeated name would make every
+    dataset exported from the labelled bag refuse it)."""
+    try:
+        return tuple(check_class_names(list(classes), "classes"))
+    except ValidationError as exc:
+        raise PipelineError(str(exc)) from exc
 
 
 class Detector(Protocol):
@@ -174,7 +184,7 @@ class Pipeline:
             raise PipelineError(f"detect_every must be >= 1, got {detect_every}")
         self.detector = detector
         self.propagator = TimedPropagator(propagator)
-        self.classes = tuple(classes)
+        self.classes = _checked_classes(classes)
         self.flash_config = flash_config or FlashConfig()
         self.model = model
         self.detect_every = detect_every
@@ -202,6 +212,7 @@ class Pipeline:
         the open-vocabulary detector's model, without which "auto" uses the sim noise model. A file
         given that cannot build SMART-OD is an error, never a silent switch to the noise model.
         """
+        _checked_classes(classes)  # before any model is loaded
         if backend not in BACKENDS:
             raise PipelineError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
         if detector not in DETECTORS:

@@ -22,6 +22,7 @@ from typing import Any
 from sam2auto_ros.annotate_bag import OUTPUT_NS, OVERLAY_FORMATS, AnnotateError, annotate_bag
 from sam2auto_ros.cli import run_command
 from sam2auto_ros.pipeline import BACKENDS, DEFAULT_MODEL, DETECTORS, Pipeline, PipelineError
+from sam2auto_ros.sam2.registry import CheckpointError
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -86,7 +87,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         pipeline = Pipeline.create(**pipeline_options(args))
         report = annotate_bag(args.input, args.output, pipeline, progress=not args.quiet, **annotate_options(args))
-    except (AnnotateError, PipelineError) as exc:
+    except (AnnotateError, PipelineError, CheckpointError) as exc:
         print(f"sam2auto annotate-bag: error: {exc}", file=sys.stderr)
         return 2
     s = report.seconds

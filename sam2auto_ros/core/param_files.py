@@ -51,6 +51,14 @@ def _sections(document: Mapping[str, Any], prefix: str = "") -> Iterator[tuple[s
             yield from _sections(value, name)
 
 
+def yaml_problem(exc: yaml.YAMLError) -> str:
+    """A YAML error in one line: where and what (PyYAML's own text spans several lines)."""
+    mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+    problem = getattr(exc, "problem", None) or getattr(exc, "context", None) or str(exc).splitlines()[0]
+    where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+    return f"{where}{' '.join(str(problem).split())}"
+
+
 def fully_qualified(node: str, namespace: str = "") -> str:
     return "/".join(("", *namespace.strip("/").split("/"), node)).replace("//", "/")
 
@@ -79,16 +87,24 @@ def read_node_parameters(path: str | Path, node: str, namespace: str = "",
         raise error(str(exc)) from exc
 
 
-def _read(path: Path, node: str, namespace: str) -> dict[str, Any]:
+def load_document(path: str | Path) -> Mapping[str, Any]:
+    """A parameter file's YAML document; ParamFileError (one line) when it cannot be read or is not a mapping."""
+    path = Path(path)
     try:
         document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except OSError as exc:
         raise ParamFileError(f"cannot read parameter file {path}: {exc.strerror or exc}") from exc
+    except UnicodeDecodeError as exc:
+        raise ParamFileError(f"parameter file {path} is not UTF-8 text (byte {exc.start}); is it the right file?") from exc
     except yaml.YAMLError as exc:
-        raise ParamFileError(f"parameter file {path} is not valid YAML: {exc}") from exc
+        raise ParamFileError(f"parameter file {path} is not valid YAML: {yaml_problem(exc)}") from exc
     if not isinstance(document, Mapping):
         raise ParamFileError(f"parameter file {path} must hold a mapping of node names, not {type(document).__name__}")
-    params = node_parameters(document, node, namespace)
+    return document
+
+
+def _read(path: Path, node: str, namespace: str) -> dict[str, Any]:
+    params = node_parameters(load_document(path), node, namespace)
     if params is None:
         raise ParamFileError(f"{path} has no section for node {fully_qualified(node, namespace)!r}: add "
                              f"'/**/{node}: {PARAMS_KEY}: ...' (matches any namespace)")

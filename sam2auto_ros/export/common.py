@@ -8,6 +8,7 @@ import numpy as np
 
 from sam2auto_ros.core.instance import FrameInstances, Instance, InstanceStatus
 from sam2auto_ros.core.masks import RleMask
+from sam2auto_ros.core.validation import ValidationError, check_class_names
 
 
 class ExportError(ValueError):
@@ -18,12 +19,10 @@ class Categories:
     """The label map: label name <-> dataset category id (1-based, as COCO and MOTS want)."""
 
     def __init__(self, names: Sequence[str]) -> None:
-        names = [str(n) for n in names]
-        if len(set(names)) != len(names):
-            raise ExportError(f"category names repeat: {names}")
-        if any(not n for n in names):
-            raise ExportError("category names must not be empty")
-        self.names = tuple(names)
+        try:
+            self.names = tuple(check_class_names(list(names), "categories"))
+        except ValidationError as exc:
+            raise ExportError(str(exc)) from exc
         self._ids = {name: i + 1 for i, name in enumerate(self.names)}
 
     @classmethod

@@ -40,6 +40,7 @@ import yaml
 
 from sam2auto_ros.core.instance import FrameInstances
 from sam2auto_ros.core.masks import MaskCodecError
+from sam2auto_ros.core.validation import ValidationError, check_fps
 from sam2auto_ros.export import FORMATS, Categories, ExportError, export_tracks, export_videos
 from sam2auto_ros.export.coco import frame_file_name
 from sam2auto_ros.io import msg_types
@@ -360,6 +361,11 @@ def export_bag(
     if unknown:
         raise ExportError(f"unknown export format {', '.join(unknown)}; choose from {', '.join(FORMATS)}")
     out_dir = Path(out_dir)
+    if fps is not None:
+        try:
+            check_fps(fps)
+        except ValidationError as exc:
+            raise ExportError(str(exc)) from exc
     _check_out(out_dir)
     loaded = _load(bag, select_cameras(bag, camera, tracks_topic, all_cameras), classes)
     several = len(loaded) > 1

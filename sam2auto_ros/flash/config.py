@@ -9,11 +9,11 @@ not be punished for frames nobody looked at).
 from __future__ import annotations
 
 import dataclasses
-import math
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 from sam2auto_ros.core.param_files import read_node_parameters
+from sam2auto_ros.core.validation import build_dataclass, check_fields
 
 
 class FlashConfigError(ValueError):
@@ -139,17 +139,7 @@ class FlashConfig:
     where it is nearer than the earlier one (one reverse propagation pass)."""
 
     def __post_init__(self) -> None:
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.type in ("float", float):
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-                    raise FlashConfigError(f"{f.name} must be a finite number, got {value!r}")
-                object.__setattr__(self, f.name, float(value))
-            elif f.type in ("int", int):
-                if isinstance(value, bool) or not isinstance(value, int):
-                    raise FlashConfigError(f"{f.name} must be an integer, got {value!r}")
-            elif f.type in ("bool", bool) and not isinstance(value, bool):
-                raise FlashConfigError(f"{f.name} must be true or false, got {value!r}")
+        check_fields(self, error=FlashConfigError)
         unit = ("match_iou", "rescue_iou", "rescue_inside", "detection_min_score", "admit_score", "admit_max_overlap", "duplicate_iou",
                 "track_duplicate_iou", "recondition_iou", "recondition_score", "reid_appearance_weight",
                 "reid_motion_weight", "reid_max_appearance", "appearance_momentum", "reid_motion_radius", "admit_min_area",
@@ -179,12 +169,8 @@ class FlashConfig:
 
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> FlashConfig:
-        """Build from a flat mapping (ROS parameters, YAML); unknown names are an error, not ignored."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise FlashConfigError(f"unknown FLASH parameter(s) {unknown}; known: {sorted(known)}")
-        return cls(**params)
+        """Build from a flat mapping (ROS parameters, YAML); unknown names and wrong types are an error, not ignored."""
+        return build_dataclass(cls, params, error=FlashConfigError, what="FLASH ")
 
     @classmethod
     def from_yaml(cls, path: str, node: str = "flash_node") -> FlashConfig:

@@ -20,6 +20,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
+from sam2auto_ros.core.validation import MAX_FPS, MIN_FPS, ValidationError, check_fps, check_ros_name
 from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import STORAGES, BagWriter
 from sam2auto_ros.io.images import encode_compressed, image_fields
@@ -95,8 +96,8 @@ def open_source(source: Path, fps: float | None, skipped: list[str]) -> tuple[It
                                "convert it with ffmpeg or extract its frames into a folder")
     count = int(capture.get(cv2.CAP_PROP_FRAME_COUNT)) or None
     rate = fps or capture.get(cv2.CAP_PROP_FPS)
-    if not rate or not np.isfinite(rate) or rate <= 0:
-        log.warning("%s does not state its frame rate; using %.0f fps (set --fps)", source, DEFAULT_FPS)
+    if not rate or not np.isfinite(rate) or not MIN_FPS <= rate <= MAX_FPS:
+        log.warning("%s does not state a usable frame rate (%s); using %.0f fps (set --fps)", source, rate, DEFAULT_FPS)
         rate = DEFAULT_FPS
     return _video_frames(capture), float(rate), count
 
@@ -114,8 +115,12 @@ def video_to_bag(
         raise VideoImportError(f"unknown encoding {encoding!r}; choose one of {', '.join(ENCODINGS)}")
     if storage not in STORAGES:
         raise VideoImportError(f"unknown storage {storage!r}; choose one of {', '.join(STORAGES)}")
-    if fps is not None and not (np.isfinite(fps) and fps > 0):
-        raise VideoImportError(f"--fps must be a positive number, got {fps}")
+    try:
+        if fps is not None:
+            check_fps(fps)
+        check_ros_name(topic, "--topic")
+    except ValidationError as exc:
+        raise VideoImportError(str(exc)) from exc
     if bag.exists():
         raise VideoImportError(f"{bag} already exists; choose a new output path")
     skipped: list[str] = []

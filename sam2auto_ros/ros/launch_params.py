@@ -15,7 +15,9 @@ from typing import Any
 
 import yaml
 
+from sam2auto_ros.core.param_files import load_document
 from sam2auto_ros.core.param_files import node_parameters as file_node_parameters
+from sam2auto_ros.core.validation import check_class_names, check_ros_name
 from sam2auto_ros.io.camera_topics import check_camera_names
 
 PARAMS_FILE_ARGUMENT = ("params_file", "",
@@ -33,6 +35,7 @@ def node_parameters(context: Any, config_dir: Path, config_files: Sequence[str],
     """
     from launch.substitutions import LaunchConfiguration
 
+    check_arguments(context)
     values = context.launch_configurations
     out: list[Any] = [str(config_dir / name) for name in config_files if (config_dir / name).is_file()]
     if fixed:
@@ -46,6 +49,24 @@ def node_parameters(context: Any, config_dir: Path, config_files: Sequence[str],
     if overrides:
         out.append(dict(overrides))
     return out
+
+
+def check_arguments(context: Any) -> None:
+    """The launch arguments that name things, by the rules the nodes and offline tools apply
+    (:mod:`sam2auto_ros.core.validation`), so a bad one stops the launch before any node starts:
+    ``namespace`` a ROS namespace, ``image_topic`` a topic name, ``classes`` a YAML list of class names."""
+    values = context.launch_configurations
+    if values.get("namespace", ""):
+        check_ros_name(values["namespace"], "namespace:=", namespace=True)
+    if values.get("image_topic", ""):
+        check_ros_name(values["image_topic"], "image_topic:=")
+    text = values.get("classes", "").strip()
+    if text:
+        try:
+            classes = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise ValueError(f"classes:={text} is not a YAML list: {exc}") from exc
+        check_class_names(classes, "classes:=")
 
 
 def _user_file(context: Any) -> Path | None:
@@ -86,13 +107,7 @@ def file_value(context: Any, config_dir: Path, config_files: Sequence[str], node
 
 
 def _file_section(path: Path, node: str, context: Any) -> dict[str, Any]:
-    try:
-        document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ValueError(f"parameter file {path} is not valid YAML: {exc}") from exc
-    if not isinstance(document, Mapping):
-        raise ValueError(f"parameter file {path} must hold a mapping of node names, not {type(document).__name__}")
-    return file_node_parameters(document, node, context.launch_configurations.get("namespace", "")) or {}
+    return file_node_parameters(load_document(path), node, context.launch_configurations.get("namespace", "")) or {}
 
 
 def launch_cameras(context: Any) -> tuple[str, ...]:

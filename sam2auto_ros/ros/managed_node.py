@@ -218,7 +218,11 @@ def run_node(node_cls: type[ManagedNode], args: list[str] | None = None) -> int:
     rclpy.init(args=sys.argv if args is None else args, signal_handler_options=SignalHandlerOptions.NO)
     node = None
     try:
-        node = node_cls()
+        try:
+            node = node_cls()
+        except ValueError as exc:  # a parameter file or --ros-args value the node does not take: one line
+            print(f"{node_cls.__name__}: error: {exc}", file=sys.stderr)
+            return 2
         node.autostart()
         executor = SingleThreadedExecutor()
         executor.add_node(node)

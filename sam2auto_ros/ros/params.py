@@ -1,19 +1,24 @@
 """Node parameters declared from one table: name, default, description, and when it may change.
 
 Each node lists its parameters as ``ParamSpec`` rows; ``declare`` turns them into ROS parameters
-with descriptors (shown by ``ros2 param describe``), and ``check_change`` is the gate a node's
-set-parameters callback uses: ``runtime`` parameters change any time (the node applies them on
+with descriptors (shown by ``ros2 param describe``) and checks the values a parameter file or
+``--ros-args`` gave them, and ``check_change`` is the gate a node's set-parameters callback uses.
+Both check through :mod:`sam2auto_ros.core.validation`, the layer the offline tools use too, so
+``autostart: "no"`` is refused with the same words as in a SMART-OD file. The gate: ``runtime`` parameters change any time (the node applies them on
 its next frame), ``configure`` parameters only while the node is unconfigured (they pick models
 and backends, so changing them means cleanup -> set -> configure).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
+from rclpy.exceptions import ParameterException
+
+from sam2auto_ros.core.validation import Spec, ValidationError, kind_of
 
 RUNTIME = "runtime"
 CONFIGURE = "configure"
@@ -21,7 +26,8 @@ CONFIGURE = "configure"
 
 @dataclass(frozen=True)
 class ParamSpec:
-    """One parameter. ``choices`` limits a string; ``low``/``high`` bound a number."""
+    """One parameter. ``choices`` limits a string; ``low``/``high`` bound a number; ``rule`` is a further
+    check from :mod:`sam2auto_ros.core.validation` (class names, ROS names) taking (value, name)."""
 
     name: str
     default: Any
@@ -30,6 +36,18 @@ class ParamSpec:
     choices: tuple[str, ...] = ()
     low: float | None = None
     high: float | None = None
+    rule: Callable[[Any, str], Any] | None = None
+
+    @property
+    def spec(self) -> Spec:
+        """The core validation layer's view of this parameter (its kind comes from the default)."""
+        return Spec(self.name, kind_of(self.default), self.choices, self.low, self.high, self.rule)
+
+    def check(self, value: Any) -> Any:
+        """``value`` as the node takes it; ValidationError (one line, the name and the value) when not."""
+        if isinstance(value, tuple) or hasattr(value, "tolist"):
+            value = list(value)  # ROS arrays arrive as array.array / tuples
+        return self.spec.check(value)
 
     def descriptor(self) -> ParameterDescriptor:
         text = self.description
@@ -48,26 +66,31 @@ class ParamSpec:
 
 
 def declare(node: Any, specs: Sequence[ParamSpec]) -> None:
-    """Declare every parameter of ``specs`` on ``node`` (values from YAML/--ros-args override).
+    """Declare every parameter of ``specs`` on ``node`` (values from YAML/--ros-args override) and check
+    the values given through the validation layer.
 
-    Float parameters also take integers (``fps:=30``), as users write them; anything else that
-    is not a number is refused here with the parameter's name.
+    Float parameters also take integers (``fps:=30``), as users write them. A value of the wrong type
+    (``autostart: "no"``), out of range or breaking a rule raises ValueError with one line naming the
+    parameter, what it takes and what it got.
     """
     for spec in specs:
         descriptor = spec.descriptor()
-        is_float = isinstance(spec.default, float)
-        descriptor.dynamic_typing = is_float
-        value = node.declare_parameter(spec.name, spec.default, descriptor).value
-        if is_float and not _is_number(value):
-            raise ValueError(f"parameter {spec.name} must be a number, got {value!r}")
-
-
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
+        descriptor.dynamic_typing = isinstance(spec.default, float)
+        try:
+            value = node.declare_parameter(spec.name, spec.default, descriptor).value
+        except ParameterException as exc:  # rclpy's type and range checks on the given value
+            given = node._parameter_overrides.get(spec.name)
+            if given is None:
+                raise ValueError(f"parameter {spec.name}: {exc}") from None
+            value = given.value
+        try:
+            spec.check(value)
+        except ValidationError as exc:
+            raise ValueError(f"parameter {exc}") from None
 
 
 def values(node: Any, specs: Sequence[ParamSpec]) -> dict[str, Any]:
-    """Current values of ``specs`` as plain Python (lists for arrays)."""
+    """Current values of ``specs`` as plain Python (lists for arrays, floats for float parameters)."""
     out = {}
     for spec in specs:
         value = node.get_parameter(spec.name).value
@@ -83,10 +106,10 @@ def check_change(spec: ParamSpec | None, name: str, value: Any, configured: bool
         return None  # not ours (use_sim_time and other rclpy parameters)
     if spec.when == CONFIGURE and configured:
         return f"{name} is read at configure: deactivate and clean up the node, set it, then configure again"
-    if isinstance(spec.default, float) and not _is_number(value):
-        return f"{name} must be a number, got {value!r}"
-    if spec.choices and value not in spec.choices:
-        return f"{name}={value!r} is not one of {', '.join(spec.choices)}"
+    try:
+        spec.check(value)
+    except ValidationError as exc:
+        return str(exc)
     return None
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
 
+from sam2auto_ros.core.validation import check_ros_name
 from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import STORAGES, BagError
 from sam2auto_ros.io.camera_topics import camera_topic
@@ -35,17 +36,23 @@ MSGTYPES = {
 }
 
 
+def _topic_or_empty(value: str, name: str) -> str:
+    """A topic name by ROS's rules, or '' (not recorded)."""
+    return value if value == "" else check_ros_name(value, name)
+
+
 class RecorderNode(ManagedNode):
     PARAMS = (
         ParamSpec("bag_path", "", "Output bag directory (must not exist); empty: recordings/sam2auto_<UTC time>."),
         ParamSpec("storage", "mcap", "rosbag2 storage.", choices=tuple(STORAGES)),
         ParamSpec("cameras", [""], "As the pipeline nodes' `cameras`: the image, detections, tracks and overlay "
                   "topics are recorded under each `<camera>/`. [''] (default): one camera."),
-        ParamSpec("image_topic", "image", "Camera topic to record."),
+        ParamSpec("image_topic", "image", "Camera topic to record.", rule=_topic_or_empty),
         ParamSpec("compressed", False, "The camera topic carries sensor_msgs/CompressedImage instead of Image."),
-        ParamSpec("detections_topic", "detections", "SMART-OD detections (InstanceMaskArray); empty: not recorded."),
-        ParamSpec("tracks_topic", "tracks", "FLASH tracks (InstanceMaskArray); empty: not recorded."),
-        ParamSpec("overlay_topic", "", "Overlay image topic; empty (default): not recorded."),
+        ParamSpec("detections_topic", "detections", "SMART-OD detections (InstanceMaskArray); empty: not recorded.",
+                  rule=_topic_or_empty),
+        ParamSpec("tracks_topic", "tracks", "FLASH tracks (InstanceMaskArray); empty: not recorded.", rule=_topic_or_empty),
+        ParamSpec("overlay_topic", "", "Overlay image topic; empty (default): not recorded.", rule=_topic_or_empty),
         ParamSpec("extra_topics", [""], "More topics to record, each `name:package/msg/Type` "
                   "(e.g. `camera_info:sensor_msgs/msg/CameraInfo`, `ground_truth:sam2auto_ros/msg/InstanceMaskArray`)."),
         ParamSpec("split_size_mb", 0.0, "Start a new bag file after this many MB; 0: never.", low=0.0, high=1e6),

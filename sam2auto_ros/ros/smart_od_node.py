@@ -29,6 +29,7 @@ from rclpy.qos import QoSProfile, ReliabilityPolicy
 
 from sam2auto_ros.core.instance import FrameInstances
 from sam2auto_ros.core.masks import MaskCodecError
+from sam2auto_ros.core.validation import check_class_names
 from sam2auto_ros.io.camera_topics import camera_topic
 from sam2auto_ros.ros.backends import PROPAGATOR_PARAMS, set_torch_threads
 from sam2auto_ros.ros.image_pipeline_node import IMAGE_PARAMS, NS_PER_MS, ImagePipelineNode
@@ -48,7 +49,8 @@ class SmartOdNode(ImagePipelineNode):
     PARAMS = (
         *IMAGE_PARAMS,
         ParamSpec("detector", "sim-noise", "Detection backend.", choices=DETECTORS),
-        ParamSpec("classes", list(CLASS_NAMES), "Class names to detect (the open vocabulary).", when=RUNTIME),
+        ParamSpec("classes", list(CLASS_NAMES), "Class names to detect (the open vocabulary); none empty, none twice.",
+                  when=RUNTIME, rule=check_class_names),
         ParamSpec("smart_od_config", "", "SMART-OD parameter file (config/smart_od.yaml: `smart_od_node: "
                   "ros__parameters:` with its amg/detector/threshold/roi/slicing/pairing sections); empty: defaults."),
         *SAM2_PARAMS,
@@ -102,8 +104,8 @@ class SmartOdNode(ImagePipelineNode):
             detector.reset()
 
     def check_parameter(self, name: str, value: Any) -> str | None:
-        if name == "classes" and (not value or any(not str(v).strip() for v in value)):
-            return "classes must be a non-empty list of non-empty class names"
+        if name == "classes" and not value:
+            return "classes must name at least one class"
         return None
 
     def on_runtime_parameter(self, name: str, value: Any) -> None:

@@ -9,6 +9,8 @@ checking; every failure names the file and what to do.
 from __future__ import annotations
 
 import os
+import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -62,6 +64,13 @@ def load_state_dict_file(path: str | os.PathLike[str]) -> dict[str, torch.Tensor
         raise CheckpointError(f"SAM 2 checkpoint file {path} does not exist")
     try:
         payload = torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as exc:  # pickled Python objects: refused, and torch's advice to load them is not passed on
+        found = re.search(r"unsupported (GLOBAL [\w.]+)", str(exc))
+        raise CheckpointError(
+            f"SAM 2 checkpoint {path} holds pickled Python objects{f' ({found.group(1)})' if found else ''}, which are "
+            "never loaded (they could run code); released SAM 2 checkpoints hold tensors only: delete the file and "
+            "fetch it again with `sam2auto models download <name>`"
+        ) from None
     except Exception as exc:  # torch raises several types for truncated / foreign files
         raise CheckpointError(
             f"cannot read SAM 2 checkpoint {path}: {type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''} "

@@ -9,11 +9,12 @@ the offline pipeline, so the node and the bag annotator read one file.
 from __future__ import annotations
 
 import dataclasses
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from sam2auto_ros.core.param_files import read_node_parameters
+from sam2auto_ros.core.validation import ValidationError, build_dataclass, check_class_names, check_fields
 
 THRESHOLD_METHODS = ("mean_std", "kmeans", "kmeans_mean_std", "two_stage", "kmeans_bayes", "fixed")
 DETECTOR_BACKENDS = ("owlv2", "grounding_dino", "onnx")
@@ -26,6 +27,13 @@ class ConfigError(ValueError):
 def _check(condition: bool, message: str) -> None:
     if not condition:
         raise ConfigError(message)
+
+
+def _class_names(names: Any, what: str) -> list[str]:
+    try:
+        return check_class_names(names, what)
+    except ValidationError as exc:
+        raise ConfigError(str(exc)) from exc
 
 
 def _unit(name: str, value: float) -> None:
@@ -51,6 +59,7 @@ class AmgConfig:
     min_mask_area: int = 0  # drop proposals smaller than this many pixels
 
     def __post_init__(self) -> None:
+        check_fields(self, "amg.", ConfigError)
         _check(self.points_per_side >= 1, f"amg.points_per_side must be >= 1, got {self.points_per_side}")
         _check(self.points_per_batch >= 1, f"amg.points_per_batch must be >= 1, got {self.points_per_batch}")
         for name in ("pred_iou_thresh", "stability_score_thresh", "box_nms_thresh", "crop_nms_thresh"):
@@ -86,13 +95,14 @@ class DetectorConfig:
     text_cache_size: int = 1024
 
     def __post_init__(self) -> None:
+        check_fields(self, "detector.", ConfigError)
         _check(self.backend in DETECTOR_BACKENDS, f"unknown detector.backend {self.backend!r}; use one of {DETECTOR_BACKENDS}")
         _unit("detector.score_floor", self.score_floor)
         _check(self.max_detections >= 1, "detector.max_detections must be >= 1")
         _unit("detector.nms_iou", self.nms_iou)
         _check(self.precision in ("fp32", "fp16"), f"detector.precision must be fp32 or fp16, got {self.precision!r}")
         _check(self.text_cache_size >= 1, f"detector.text_cache_size must be >= 1, got {self.text_cache_size}")
-        self.class_names = list(self.class_names)
+        self.class_names = _class_names(self.class_names, "detector.class_names")
 
 
 @dataclass
@@ -130,6 +140,7 @@ class ThresholdConfig:
     hold_frames: int = 10
 
     def __post_init__(self) -> None:
+        check_fields(self, "threshold.", ConfigError)
         _check(self.method in THRESHOLD_METHODS, f"unknown threshold.method {self.method!r}; use one of {THRESHOLD_METHODS}")
         _unit("threshold.theta_min", self.theta_min)
         _unit("threshold.theta_max", self.theta_max)
@@ -152,6 +163,7 @@ class RoiConfig:
     max_rois: int = 8  # regions re-detected per frame, largest score mass first
 
     def __post_init__(self) -> None:
+        check_fields(self, "roi.", ConfigError)
         _check(self.eps > 0, "roi.eps must be > 0")
         _check(self.min_samples >= 1, "roi.min_samples must be >= 1")
         _check(self.padding >= 0, "roi.padding must be >= 0")
@@ -170,6 +182,7 @@ class SlicingConfig:
     same_label: bool = True  # the sliced prediction must carry the same class
 
     def __post_init__(self) -> None:
+        check_fields(self, "slicing.", ConfigError)
         _check(self.slice_size >= 16, "slicing.slice_size must be >= 16 pixels")
         _check(0.0 <= self.overlap_ratio < 1.0, "slicing.overlap_ratio must lie in [0, 1)")
         _unit("slicing.verify_iou", self.verify_iou)
@@ -185,6 +198,7 @@ class PairingConfig:
     keep_unlabelled: bool = False  # return unclaimed proposals as label "" instances
 
     def __post_init__(self) -> None:
+        check_fields(self, "pairing.", ConfigError)
         _unit("pairing.min_box_iou", self.min_box_iou)
         _unit("pairing.min_coverage", self.min_coverage)
 
@@ -201,33 +215,14 @@ class SmartODConfig:
     pairing: PairingConfig = field(default_factory=PairingConfig)
     generate_masks: bool = True  # off: boxes only (no SAM 2 model needed)
 
+    def __post_init__(self) -> None:
+        check_fields(self, "", ConfigError)
+
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> SmartODConfig:
-        """Nested sections or dotted keys (``{"amg.points_per_side": 16}``), unknown keys rejected."""
-        nested: dict[str, Any] = {}
-        for key, value in (data or {}).items():
-            head, _, tail = key.partition(".")
-            if tail:
-                nested.setdefault(head, {})[tail] = value
-            elif isinstance(value, dict):
-                nested.setdefault(head, {}).update(value)
-            else:
-                nested[head] = value
-        sections = {f.name: f for f in fields(cls)}
-        kwargs: dict[str, Any] = {}
-        for name, value in nested.items():
-            if name not in sections:
-                raise ConfigError(f"unknown SMART-OD parameter {name!r}; known: {sorted(sections)}")
-            section_type = sections[name].default_factory if isinstance(value, dict) else None
-            if section_type is None:
-                kwargs[name] = value
-                continue
-            known = {f.name for f in fields(section_type)}
-            unknown = sorted(set(value) - known)
-            if unknown:
-                raise ConfigError(f"unknown parameter(s) {unknown} in section {name!r}; known: {sorted(known)}")
-            kwargs[name] = section_type(**value)
-        return cls(**kwargs)
+        """Nested sections or dotted keys (``{"amg.points_per_side": 16}``); unknown keys, wrong types
+        and sections given as values (or values as sections) are refused, naming the parameter."""
+        return build_dataclass(cls, data, error=ConfigError, what="SMART-OD ")
 
     @classmethod
     def from_yaml(cls, path: str | Path, node_name: str = "smart_od_node") -> SmartODConfig:

@@ -113,7 +113,7 @@ def test_bad_input_names_the_problem(tmp_path):
                                                                  status=InstanceStatus.CONFIRMED),))]
     with pytest.raises(ExportError, match="does not fit MOTS"):
         export_tracks(big, tmp_path, "mots")
-    with pytest.raises(ExportError, match="repeat"):
+    with pytest.raises(ExportError, match="categories name 'a' more than once"):
         Categories(["a", "a"])
 
 

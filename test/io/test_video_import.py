@@ -87,7 +87,7 @@ def test_mixed_sizes_stop_with_the_frame_named_and_leave_nothing(tmp_path):
     (lambda p: p / "missing.mp4", {}, "does not exist"),
     (lambda p: (p / "empty").mkdir() or p / "empty", {}, "holds no images"),
     (lambda p: (p / "fake.mp4").write_text("text") and p / "fake.mp4", {}, "cannot be opened as a video"),
-    (lambda p: _folder(p, _frames(1), ["x.png"]), {"fps": 0.0}, "positive"),
+    (lambda p: _folder(p, _frames(1), ["x.png"]), {"fps": 0.0}, r"--fps must lie in \[0.001, 10000\], got 0.0"),
     (lambda p: _folder(p, _frames(1), ["x.png"]), {"encoding": "gif"}, "unknown encoding"),
 ])
 def test_bad_input_is_one_clear_error(tmp_path, make, kwargs, match):

@@ -85,6 +85,22 @@ def test_project_launch_files_evaluate(name):
 
 
 @pytest.mark.parametrize("name", ["annotate.launch.py", "sim.launch.py"])
+def test_names_and_classes_typed_at_launch_follow_the_validation_layer(name):
+    """The rules the nodes and the offline tools apply stop a launch before any node starts."""
+    description = load(ROOT / "launch" / name)
+    cases = [({"namespace": "my robot"}, r"namespace:= 'my robot' is not a valid ROS namespace"),
+             ({"namespace": "/robot/"}, "it ends with '/'")]
+    if name == "annotate.launch.py":  # the one that takes classes
+        cases += [({"classes": "[person, person]"}, "classes:= name 'person' more than once"),
+                  ({"classes": "[person, '']"}, r"classes:=\[1\] is empty"),
+                  ({"classes": "person"}, "classes:= must be a list of class names")]
+    for bad, match in cases:
+        with pytest.raises(LaunchCompatError, match=match):
+            description.evaluate(bad)
+    description.evaluate({"namespace": "/robot/cam_1"})
+
+
+@pytest.mark.parametrize("name", ["annotate.launch.py", "sim.launch.py"])
 def test_params_file_goes_between_the_package_config_and_typed_arguments(name, tmp_path):
     description = load(ROOT / "launch" / name)
     user = tmp_path / "mine.yaml"

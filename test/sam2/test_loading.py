@@ -86,6 +86,31 @@ def test_corrupt_checkpoint_is_a_clear_error(tmp_path: Path, tiny_checkpoint: Pa
         build_model(MODEL, checkpoint=not_sam, image_size=256)
 
 
+class _Planted:
+    """Pickles as a call to os.makedirs: loading it with pickled code allowed would make the folder."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = folder
+
+    def __reduce__(self) -> tuple:
+        import os
+
+        return (os.makedirs, (str(self.folder),))
+
+
+def test_a_pickled_checkpoint_is_refused_in_one_line_and_runs_nothing(tmp_path: Path) -> None:
+    planted = tmp_path / "planted"
+    evil = tmp_path / "evil.pt"
+    torch.save({"model": _Planted(planted)}, evil)
+    with pytest.raises(CheckpointError) as caught:
+        build_model(MODEL, checkpoint=evil, image_size=256)
+    message = str(caught.value)
+    assert message.startswith(f"SAM 2 checkpoint {evil} holds pickled Python objects (GLOBAL ") and "\n" not in message
+    assert "weights_only" not in message and "trusted source" not in message  # torch's advice is not passed on
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__
+    assert not planted.exists()
+
+
 def test_key_mismatch_names_missing_and_unexpected_keys(tmp_path: Path, tiny_checkpoint: Path) -> None:
     state = torch.load(tiny_checkpoint, map_location="cpu", weights_only=True)["model"]
     state.pop("no_mem_embed")

@@ -24,12 +24,20 @@ def test_dotted_and_nested_keys():
 @pytest.mark.parametrize(
     "params, message",
     [
-        ({"amg.points_per_sid": 16}, "unknown parameter"),
+        ({"amg.points_per_sid": 16}, "unknown SMART-OD parameter amg.points_per_sid; known: "),
         ({"thresholds": {"method": "kmeans"}}, "unknown SMART-OD parameter"),
         ({"threshold.method": "otsu"}, "unknown threshold.method"),
         ({"threshold.theta_min": 1.5}, "theta_min"),
         ({"detector.backend": "yolo"}, "unknown detector.backend"),
         ({"slicing.slice_size": 4}, "slice_size"),
+        # the cases: a string where a number belongs (was a TypeError traceback), a boolean
+        # given as the string "no" (was taken as true), a section given as a scalar (was kept)
+        ({"amg": {"points_per_side": "16"}}, "amg.points_per_side must be an integer, got the string '16'"),
+        ({"slicing.enabled": "no"}, "slicing.enabled must be true or false, got the string 'no'"),
+        ({"amg": 5}, r"amg is a section \(a mapping of parameters: points_per_side"),
+        ({"generate_masks": {"on": True}}, "generate_masks is a single value, not a section"),
+        ({"detector.class_names": ["car", ""]}, r"detector.class_names\[1\] is empty"),
+        ({"detector.class_names": ["car", "car"]}, "detector.class_names name 'car' more than once"),
     ],
 )
 def test_bad_parameters_are_named(params, message):
