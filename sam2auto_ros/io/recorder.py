@@ -140,14 +140,15 @@ class BagMetadata:
 
 
 def _finish_split(staging: Path, bag: Path, metadata: BagMetadata) -> None:
-    """Move a closed split's storage file into the bag and record it in the bag metadata."""
+    """Move a closed split's storage file into the bag and record it in the bag metadata; only then
+    remove its staging folder (a kill in between leaves a whole split that recovery lists)."""
     split_meta = yaml.safe_load((staging / "metadata.yaml").read_text())
     file_name = split_meta["rosbag2_bagfile_information"]["relative_file_paths"][0]
     (staging / file_name).replace(bag / file_name)
     _fsync(bag / file_name)
-    shutil.rmtree(staging)
     metadata.add_split(split_meta, file_name)
     metadata.write()
+    shutil.rmtree(staging)
 
 
 class BagRecorder:

@@ -330,6 +330,7 @@ class _McapWalk:
 def scan_mcap(path: Path, sink: Sink | None = None) -> SplitScan:
     scan = SplitScan(path.name, size=path.stat().st_size)
     if scan.size == 0:
+        scan.gaps.append(Gap(None, None, "the file is empty"))
         return scan
     with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as buf:
         _McapWalk(buf, scan, sink).walk()
@@ -346,6 +347,7 @@ def scan_sqlite(path: Path, scratch: Path, sink: Sink | None = None) -> SplitSca
     the same from both lies wholly in bytes that were really there."""
     scan = SplitScan(path.name, size=path.stat().st_size)
     if scan.size == 0:
+        scan.gaps.append(Gap(None, None, "the file is empty"))
         return scan
     plain = _sqlite_copy(path, scratch / "plain")
     try:
@@ -544,6 +546,40 @@ def recover_bag(path: str | Path) -> RecoveryReport:
         raise (output_error(exc, bag) or RecoveryError(f"cannot recover {bag}: {exc}")) from exc
 
 
+class _Listing:
+    """The bag's ``metadata.yaml`` as recovery rebuilds it: written after every split it changes,
+    before the original that split came from is touched, so a run killed at any point leaves every
+    message either listed or still in its original file."""
+
+    def __init__(self, bag: Path, old: BagMetadata) -> None:
+        self.bag, self.old = bag, old
+        self.splits: list[tuple[_SplitInfo, dict[tuple[str, str], int]]] = []
+        self.topic_meta = {key: dict(entry["topic_metadata"]) for key, entry in old.topics.items()}
+
+    def add(self, file: str, scan: SplitScan, split_meta: dict | None = None) -> None:
+        if split_meta is not None:
+            for entry in split_meta["rosbag2_bagfile_information"]["topics_with_message_count"]:
+                topic = entry["topic_metadata"]
+                self.topic_meta.setdefault((topic["name"], topic["type"]), dict(topic))
+        start = scan.start_ns or 0
+        self.splits.append((_SplitInfo(file, start, (scan.end_ns or start) - start, scan.messages), scan.counts))
+
+    def write(self, pending: list[_SplitInfo] | None = None) -> BagMetadata:
+        """Write the listing: the splits handled so far, then ``pending`` (splits not read yet, as they were listed)."""
+        metadata = BagMetadata(self.bag, self.old.storage, self.old.custom_data, self.old.version)
+        for info, counts in self.splits:
+            metadata.splits.append(info)
+            for key, count in counts.items():
+                entry = metadata.topics.setdefault(key, {"topic_metadata": self.topic_meta.get(key) or _plain_topic(*key),
+                                                         "message_count": 0})
+                entry["message_count"] += count
+        for key in self.topic_meta.keys() - metadata.topics.keys():  # topics with no message left keep their entry
+            metadata.topics[key] = {"topic_metadata": self.topic_meta[key], "message_count": 0}
+        metadata.splits.extend(pending or [])
+        metadata.write()
+        return metadata
+
+
 def _recover(bag: Path) -> RecoveryReport:
     try:
         old = BagMetadata.load(bag)
@@ -554,47 +590,20 @@ def _recover(bag: Path) -> RecoveryReport:
     scratch = (open_dir if open_dir.is_dir() else bag) / f".recover{PARTIAL_MARK}{os.getpid()}"
     scratch.mkdir()
     reports: list[SplitReport] = []
-    splits: list[tuple[_SplitInfo, dict[tuple[str, str], int]]] = []
-    topic_meta = {key: dict(entry["topic_metadata"]) for key, entry in old.topics.items()}
+    listing = _Listing(bag, old)
     try:
-        for info in old.splits:
-            split = bag / info.file
-            if not split.is_file():
-                reports.append(SplitReport(info.file, "missing", 0, [Gap(None, None, "the file is missing")]))
-                continue
-            scan = scan_split(split, old.storage, scratch)
-            if scan.whole and (scan.finished or old.storage != "mcap"):
-                reports.append(SplitReport(info.file, "sound", scan.messages, []))
-            else:
-                rewritten, written, split_meta = _rewrite(split, old.storage, scratch, f"repair_{_split_index(split.stem)}", old)
-                kept = _keep(split, bag, link=True)
-                os.replace(written, split)
-                _fsync(split)
-                _merge_topic_meta(topic_meta, split_meta)
-                reports.append(SplitReport(info.file, "repaired", rewritten.messages, rewritten.gaps, kept))
-                scan = rewritten
-            splits.append((_info(info.file, scan), scan.counts))
+        for n, info in enumerate(old.splits):
+            reports.append(_settle_finished(bag, info.file, old, scratch, listing, old.splits[n + 1 :]))
         if open_dir.is_dir():
             for staging in sorted((p for p in open_dir.iterdir() if p.is_dir() and scratch_owner(p) is None),
                                   key=lambda p: _split_index(p.name)):
-                report, counted = _finish_open(staging, bag, old, scratch, topic_meta)
+                report = _finish_open(staging, bag, old, scratch, listing)
                 if report is not None:
                     reports.append(report)
-                if counted is not None:
-                    splits.append(counted)
-        metadata = BagMetadata(bag, old.storage, old.custom_data, old.version)
-        for info, counts in splits:
-            metadata.splits.append(info)
-            for key, count in counts.items():
-                entry = metadata.topics.setdefault(key, {"topic_metadata": topic_meta.get(key) or _plain_topic(*key),
-                                                         "message_count": 0})
-                entry["message_count"] += count
-        for key in topic_meta.keys() - metadata.topics.keys():  # topics with no message left keep their entry
-            metadata.topics[key] = {"topic_metadata": topic_meta[key], "message_count": 0}
-        metadata.write()
+        metadata = listing.write()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    if open_dir.is_dir() and not any(p for p in open_dir.iterdir() if p.name != ".lock"):
+    if open_dir.is_dir() and not any(open_dir.iterdir()):
         shutil.rmtree(open_dir, ignore_errors=True)
     total = sum(s.message_count for s in metadata.splits)
     try:
@@ -609,35 +618,58 @@ def _recover(bag: Path) -> RecoveryReport:
     return RecoveryReport(bag, reports, total, removed)
 
 
-def _finish_open(staging: Path, bag: Path, metadata: BagMetadata, scratch: Path,
-                 topic_meta: dict) -> tuple[SplitReport | None, tuple[_SplitInfo, dict] | None]:
-    """One split a killed recorder left open: rewritten into the bag, its original kept if not all of it was read."""
-    original = staging / f"{staging.name}{EXTENSIONS[metadata.storage]}"
+def _settle_finished(bag: Path, file: str, old: BagMetadata, scratch: Path, listing: _Listing,
+                     pending: list[_SplitInfo]) -> SplitReport:
+    """A finished split in the bag: read; listed as it is when sound, else rewritten from what can be
+    read (its original kept in ``unrecovered/``). ``pending``: the listed splits not read yet."""
+    split = bag / file
+    if not split.is_file():
+        return SplitReport(file, "missing", 0, [Gap(None, None, "the file is missing")])
+    scan = scan_split(split, old.storage, scratch)
+    if scan.whole and scan.finished:
+        listing.add(file, scan)
+        return SplitReport(file, "sound", scan.messages, [])
+    rewritten, written, split_meta = _rewrite(split, old.storage, scratch, f"repair_{_split_index(split.stem)}", old)
+    kept = _keep(split, bag, link=True)  # the original's bytes stay reachable through the link
+    os.replace(written, split)
+    _fsync(split)
+    listing.add(file, rewritten, split_meta)
+    listing.write(pending)
+    return SplitReport(file, "repaired", rewritten.messages, rewritten.gaps, kept)
+
+
+def _finish_open(staging: Path, bag: Path, metadata: BagMetadata, scratch: Path, listing: _Listing) -> SplitReport | None:
+    """One split a killed recorder left open: rewritten into the bag and listed, then its original removed
+    (or kept, when not all of it was read)."""
     name = f"{staging.name}{EXTENSIONS[metadata.storage]}"
-    if (bag / name).exists() and any(s.file == name for s in metadata.splits):
-        # an earlier run was killed after listing this split: only the original is left to settle
-        scan = scan_split(original, metadata.storage, scratch) if original.is_file() else SplitScan(name)
-        if original.is_file() and not scan.whole:
+    original, in_bag = staging / name, bag / name
+    listed = any(s.file == name for s in metadata.splits)
+    if in_bag.exists() and listed:
+        # an earlier recovery was killed after listing this split: only its original is left to settle
+        if original.is_file() and not scan_split(original, metadata.storage, scratch).whole:
             _keep(original, bag, link=False)
         shutil.rmtree(staging)
-        return None, None
-    if (bag / name).exists():
-        (bag / name).unlink()  # written by a run killed before it listed it; the original is still here
+        return None
+    if in_bag.exists() and not original.is_file():
+        # a recorder killed between moving its closed split into the bag and listing it: that file is whole
+        report = _settle_finished(bag, name, metadata, scratch, listing, [])
+        listing.write()
+        shutil.rmtree(staging)
+        return report
+    if in_bag.exists():
+        in_bag.unlink()  # a recovery's rewrite, killed before it listed it; the original is still here
     if not original.is_file() or original.stat().st_size == 0:
         shutil.rmtree(staging)
-        return SplitReport(name, "finished from the open split", 0, []), None
+        return SplitReport(name, "finished from the open split", 0, [])
     scan, written, split_meta = _rewrite(original, metadata.storage, scratch, staging.name, metadata)
-    kept = None
-    counted = None
     if scan.messages:
-        os.replace(written, bag / name)
-        _fsync(bag / name)
-        _merge_topic_meta(topic_meta, split_meta)
-        counted = (_info(name, scan), scan.counts)
-    if not scan.whole:
-        kept = _keep(original, bag, link=False)
+        os.replace(written, in_bag)
+        _fsync(in_bag)
+        listing.add(name, scan, split_meta)
+        listing.write()  # listed before its original goes
+    kept = None if scan.whole else _keep(original, bag, link=False)
     shutil.rmtree(staging)
-    return SplitReport(name, "finished from the open split", scan.messages, scan.gaps, kept), counted
+    return SplitReport(name, "finished from the open split", scan.messages, scan.gaps, kept)
 
 
 def _remove_scratch(bag: Path, open_dir: Path) -> list[Path]:
@@ -651,17 +683,6 @@ def _remove_scratch(bag: Path, open_dir: Path) -> list[Path]:
                 shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
                 removed.append(entry)
     return removed
-
-
-def _info(file: str, scan: SplitScan) -> _SplitInfo:
-    start = scan.start_ns or 0
-    return _SplitInfo(file, start, (scan.end_ns or start) - start, scan.messages)
-
-
-def _merge_topic_meta(topic_meta: dict, split_meta: dict) -> None:
-    for entry in split_meta["rosbag2_bagfile_information"]["topics_with_message_count"]:
-        topic = entry["topic_metadata"]
-        topic_meta.setdefault((topic["name"], topic["type"]), dict(topic))
 
 
 def _plain_topic(name: str, msgtype: str) -> dict:
