@@ -122,17 +122,15 @@ def output_error(exc: BaseException, target: Path, scratch: Path | None = None) 
     if found is None or found[2] not in _CAUSES:
         return None
     cause, path, code = found
-    where = str(target)
+    detail = ""
     if path:
         path = str(path)
-        if scratch is not None and path.startswith(str(scratch)):
-            where = f"{target} (while writing {path})"
-        elif not path.startswith(str(target.parent)):
+        if not path.startswith(str(target.parent)) and not (scratch is not None and path.startswith(str(scratch))):
             return None  # not a write of this output (an input file, a model)
-        elif not path.startswith(str(target)):
-            where = f"{path} (writing {target})"
+        if path != str(target):
+            detail = f" (at {path})"
     advice = _ADVICE.get(code or 0, "check the path and the disk")
-    return OutputError(f"cannot write {where}: {cause}; {advice}; nothing was written to {target}")
+    return OutputError(f"cannot write {target}: {cause}{detail}; {advice}")
 
 
 # -- locks ------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def _custom_strings(custom_data: Mapping[str, Any] | None) -> dict[str, str]:
     return {str(k): v if isinstance(v, str) else json.dumps(v, sort_keys=True) for k, v in (custom_data or {}).items()}
 
 
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -55,7 +55,7 @@ def _fsync(path: Path) -> None:
 
 
 @dataclass
-class _SplitInfo:
+class SplitInfo:
     """What the bag-level metadata needs to know of one finished split."""
 
     file: str
@@ -69,7 +69,7 @@ class BagMetadata:
 
     def __init__(self, bag: Path, storage: str, custom_data: dict[str, str], version: int) -> None:
         self.bag, self.storage, self.custom_data, self.version = bag, storage, custom_data, version
-        self.splits: list[_SplitInfo] = []
+        self.splits: list[SplitInfo] = []
         self.topics: dict[tuple[str, str], dict] = {}
 
     @classmethod
@@ -80,7 +80,7 @@ class BagMetadata:
         info = yaml.safe_load(path.read_text())["rosbag2_bagfile_information"]
         meta = cls(bag, info["storage_identifier"], dict(info.get("custom_data") or {}), int(info["version"]))
         meta.splits = [
-            _SplitInfo(f["path"], int(f["starting_time"]["nanoseconds_since_epoch"]), int(f["duration"]["nanoseconds"]), int(f["message_count"]))
+            SplitInfo(f["path"], int(f["starting_time"]["nanoseconds_since_epoch"]), int(f["duration"]["nanoseconds"]), int(f["message_count"]))
             for f in info.get("files") or []
         ]
         meta._merge_topics(info["topics_with_message_count"])
@@ -98,7 +98,7 @@ class BagMetadata:
     def add_split(self, split_meta: dict, file_name: str) -> None:
         info = split_meta["rosbag2_bagfile_information"]
         start = int(info["starting_time"]["nanoseconds_since_epoch"])
-        self.splits.append(_SplitInfo(file_name, start, int(info["duration"]["nanoseconds"]), int(info["message_count"])))
+        self.splits.append(SplitInfo(file_name, start, int(info["duration"]["nanoseconds"]), int(info["message_count"])))
         self._merge_topics(info["topics_with_message_count"])
 
     def to_dict(self) -> dict:
@@ -145,7 +145,7 @@ def _finish_split(staging: Path, bag: Path, metadata: BagMetadata) -> None:
     split_meta = yaml.safe_load((staging / "metadata.yaml").read_text())
     file_name = split_meta["rosbag2_bagfile_information"]["relative_file_paths"][0]
     (staging / file_name).replace(bag / file_name)
-    _fsync(bag / file_name)
+    fsync_path(bag / file_name)
     metadata.add_split(split_meta, file_name)
     metadata.write()
     shutil.rmtree(staging)

@@ -59,7 +59,7 @@ from mcap.stream_reader import get_chunk_data_stream
 
 from sam2auto_ros.io.bags import DAMAGED_BAG_ERRORS, BagError, BagWriter, open_reader
 from sam2auto_ros.io.outputs import PARTIAL_MARK, RunLock, output_error, scratch_owner
-from sam2auto_ros.io.recorder import EXTENSIONS, OPEN_DIR, BagMetadata, _SplitInfo
+from sam2auto_ros.io.recorder import EXTENSIONS, OPEN_DIR, BagMetadata, SplitInfo, fsync_path
 
 UNRECOVERED_DIR = "unrecovered"
 MCAP_MAGIC = b"\x89MCAP0\r\n"
@@ -553,7 +553,7 @@ class _Listing:
 
     def __init__(self, bag: Path, old: BagMetadata) -> None:
         self.bag, self.old = bag, old
-        self.splits: list[tuple[_SplitInfo, dict[tuple[str, str], int]]] = []
+        self.splits: list[tuple[SplitInfo, dict[tuple[str, str], int]]] = []
         self.topic_meta = {key: dict(entry["topic_metadata"]) for key, entry in old.topics.items()}
 
     def add(self, file: str, scan: SplitScan, split_meta: dict | None = None) -> None:
@@ -562,9 +562,9 @@ class _Listing:
                 topic = entry["topic_metadata"]
                 self.topic_meta.setdefault((topic["name"], topic["type"]), dict(topic))
         start = scan.start_ns or 0
-        self.splits.append((_SplitInfo(file, start, (scan.end_ns or start) - start, scan.messages), scan.counts))
+        self.splits.append((SplitInfo(file, start, (scan.end_ns or start) - start, scan.messages), scan.counts))
 
-    def write(self, pending: list[_SplitInfo] | None = None) -> BagMetadata:
+    def write(self, pending: list[SplitInfo] | None = None) -> BagMetadata:
         """Write the listing: the splits handled so far, then ``pending`` (splits not read yet, as they were listed)."""
         metadata = BagMetadata(self.bag, self.old.storage, self.old.custom_data, self.old.version)
         for info, counts in self.splits:
@@ -619,7 +619,7 @@ def _recover(bag: Path) -> RecoveryReport:
 
 
 def _settle_finished(bag: Path, file: str, old: BagMetadata, scratch: Path, listing: _Listing,
-                     pending: list[_SplitInfo]) -> SplitReport:
+                     pending: list[SplitInfo]) -> SplitReport:
     """A finished split in the bag: read; listed as it is when sound, else rewritten from what can be
     read (its original kept in ``unrecovered/``). ``pending``: the listed splits not read yet."""
     split = bag / file
@@ -632,7 +632,7 @@ def _settle_finished(bag: Path, file: str, old: BagMetadata, scratch: Path, list
     rewritten, written, split_meta = _rewrite(split, old.storage, scratch, f"repair_{_split_index(split.stem)}", old)
     kept = _keep(split, bag, link=True)  # the original's bytes stay reachable through the link
     os.replace(written, split)
-    _fsync(split)
+    fsync_path(split)
     listing.add(file, rewritten, split_meta)
     listing.write(pending)
     return SplitReport(file, "repaired", rewritten.messages, rewritten.gaps, kept)
@@ -664,7 +664,7 @@ def _finish_open(staging: Path, bag: Path, metadata: BagMetadata, scratch: Path,
     scan, written, split_meta = _rewrite(original, metadata.storage, scratch, staging.name, metadata)
     if scan.messages:
         os.replace(written, in_bag)
-        _fsync(in_bag)
+        fsync_path(in_bag)
         listing.add(name, scan, split_meta)
         listing.write()  # listed before its original goes
     kept = None if scan.whole else _keep(original, bag, link=False)
@@ -687,11 +687,3 @@ def _remove_scratch(bag: Path, open_dir: Path) -> list[Path]:
 
 def _plain_topic(name: str, msgtype: str) -> dict:
     return {"name": name, "type": msgtype, "serialization_format": "cdr", "offered_qos_profiles": []}
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

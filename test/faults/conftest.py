@@ -13,7 +13,13 @@ import hashlib
 import os
 from pathlib import Path
 
+import cv2
+import numpy as np
 from hypothesis import HealthCheck, settings
+
+from sam2auto_ros.annotate_bag import record_scene_bag
+from sam2auto_ros.cli import main
+from sam2auto_ros.sim import make_scene
 
 _SUPPRESSED = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCheck.data_too_large]
 settings.register_profile("ci", max_examples=6, deadline=None, derandomize=True, database=None,
@@ -37,3 +43,18 @@ def leftovers(folder: Path, name: str) -> list[str]:
 def error_lines(err: str) -> list[str]:
     """stderr without the informational log lines (model fall-backs and the like)."""
     return [line for line in err.splitlines() if line.strip() and not line.startswith(("INFO ", "WARNING "))]
+
+
+def make_inputs(root: Path, size: tuple[int, int], frames: int, images: int) -> dict[str, Path]:
+    """The commands' inputs: a simulated camera bag, that bag labelled, and a folder of noise images
+    (noise compresses badly, so an import of it is far bigger than a small disk)."""
+    bag = record_scene_bag(make_scene("crossing", seed=6, n_frames=frames, height=size[0], width=size[1]).frames(),
+                           root / "sim")
+    labelled = root / "labelled"
+    assert main(["annotate-bag", str(bag), str(labelled), "--quiet"]) == 0
+    folder = root / "frames"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(images):
+        cv2.imwrite(str(folder / f"{i:03d}.png"), rng.integers(0, 255, (*size, 3), dtype=np.uint8))
+    return {"bag": bag, "labelled": labelled, "frames": folder}

@@ -18,17 +18,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-import cv2
-import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sam2auto_ros.annotate_bag import record_scene_bag
 from sam2auto_ros.cli import main
 from sam2auto_ros.io.bags import read_messages
-from sam2auto_ros.sim import make_scene
-from test.faults.conftest import checksums, error_lines, leftovers
+from test.faults.conftest import checksums, error_lines, leftovers, make_inputs
 from test.io.test_recovery import killed_recording
 
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -66,14 +62,7 @@ def signal_at_call(at: int, signum: int) -> Iterator[list[int]]:
 @pytest.fixture(scope="module")
 def inputs(tmp_path_factory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("signals")
-    bag = record_scene_bag(make_scene("crossing", seed=4, n_frames=6, height=48, width=64).frames(), root / "sim")
-    labelled = root / "labelled"
-    assert main(["annotate-bag", str(bag), str(labelled), "--quiet"]) == 0
-    frames = root / "frames"
-    frames.mkdir()
-    for i in range(6):
-        cv2.imwrite(str(frames / f"{i}.png"), np.full((24, 32, 3), 30 * i, np.uint8))
-    return {"bag": bag, "labelled": labelled, "frames": frames, "recording": killed_recording(root / "rec", "mcap")}
+    return {**make_inputs(root, (48, 64), frames=6, images=6), "recording": killed_recording(root / "rec", "mcap")}
 
 
 COMMANDS: dict[str, Callable[[dict[str, Path], Path], list[str]]] = {

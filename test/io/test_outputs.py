@@ -119,7 +119,7 @@ def test_filesystem_errors_become_one_line_naming_the_path_and_the_cause(tmp_pat
     scratch = tmp_path / ".out.partial-1"
     full = output_error(OSError(errno.ENOSPC, "No space left on device", str(scratch / "out" / "x.mcap")), target, scratch)
     assert full is not None and "\n" not in str(full)
-    assert str(full).startswith(f"cannot write {target} (while writing {scratch}/out/x.mcap): no space left on the device")
+    assert str(full) == f"cannot write {target}: no space left on the device (at {scratch}/out/x.mcap); free some space or write elsewhere"
     readonly = output_error(OSError(errno.EROFS, "Read-only file system"), target)
     assert readonly is not None and "read-only file system" in str(readonly)
     # not a write of this output: left as it is
