@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 PACKAGE = "sam2auto_ros"
 
@@ -91,17 +92,20 @@ def run(args: argparse.Namespace) -> int:
 
 def _run_real(path: Path, arguments: dict[str, str], show_args: bool) -> int:
     """The real ROS 2 launch API (not exercised here: no launch_ros on pip-only installs)."""
-    from launch import LaunchContext, LaunchDescription, LaunchService  # type: ignore[import-not-found]
-    from launch.actions import IncludeLaunchDescription  # type: ignore[import-not-found]
-    from launch.launch_description_sources import PythonLaunchDescriptionSource  # type: ignore[import-not-found]
+    import importlib
 
-    source = PythonLaunchDescriptionSource(str(path))
+    # imported by name: the real ROS 2 packages exist only where ROS 2 is installed
+    launch: Any = importlib.import_module("launch")
+    actions: Any = importlib.import_module("launch.actions")
+    sources: Any = importlib.import_module("launch.launch_description_sources")
+
+    source = sources.PythonLaunchDescriptionSource(str(path))
     if show_args:
-        for arg in source.get_launch_description(LaunchContext()).get_launch_arguments():
+        for arg in source.get_launch_description(launch.LaunchContext()).get_launch_arguments():
             print(f"{arg.name}: {arg.description} (default: {arg.default_value})")
         return 0
-    service = LaunchService(argv=[f"{k}:={v}" for k, v in arguments.items()])
+    service = launch.LaunchService(argv=[f"{k}:={v}" for k, v in arguments.items()])
     service.include_launch_description(
-        LaunchDescription([IncludeLaunchDescription(source, launch_arguments=list(arguments.items()))])
+        launch.LaunchDescription([actions.IncludeLaunchDescription(source, launch_arguments=list(arguments.items()))])
     )
-    return service.run()
+    return int(service.run())

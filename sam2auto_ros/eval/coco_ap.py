@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import io
 from collections.abc import Sequence
+from typing import Any
 
 from pycocotools.coco import COCO
 from pycocotools.cocoeval import COCOeval
@@ -25,15 +26,16 @@ def _xywh(inst: Instance) -> list[float]:
     return [x0, y0, x1 - x0, y1 - y0]
 
 
-def _entry(inst: Instance, image_id: int, category_id: int, iou_type: str, index: int) -> dict:
-    entry = {"image_id": image_id, "category_id": category_id, "bbox": _xywh(inst)}
+def _entry(inst: Instance, image_id: int, category_id: int, iou_type: str, index: int) -> dict[str, Any]:
+    box = _xywh(inst)
+    entry: dict[str, Any] = {"image_id": image_id, "category_id": category_id, "bbox": box}
     if iou_type == "segm":
         if inst.mask is None:
             raise EvalError(f"frame {index}: mask AP needs masks on every instance; use box mode")
         entry["segmentation"] = inst.mask.to_coco()
         entry["area"] = float(inst.mask.area)
     else:
-        entry["area"] = entry["bbox"][2] * entry["bbox"][3]
+        entry["area"] = box[2] * box[3]
     return entry
 
 
@@ -48,7 +50,9 @@ def average_precision(
     label = (lambda inst: _AGNOSTIC) if class_agnostic else (lambda inst: inst.label)
     labels = sorted({label(i) for gt, _ in sequences for f in gt for i in f.instances})
     category = {name: k + 1 for k, name in enumerate(labels)}
-    images, annotations, results = [], [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
+    results: list[dict[str, Any]] = []
     image_id = 0
     for gt, pred in sequences:
         check_pair(gt, pred)

@@ -47,7 +47,7 @@ def read_mot(path: str | Path, min_confidence: float | None = None, size: tuple[
         if frame < 1 or w <= 0 or h <= 0:
             raise EvalError(f"{path}: bad row {row.tolist()} (frames count from 1, boxes need positive size)")
         frames.setdefault(int(frame) - 1, []).append(
-            Instance(mask=None, box=[x, y, x + w, y + h], score=float(conf), track_id=int(track),
+            Instance(mask=None, box=np.array([x, y, x + w, y + h], dtype=np.float32), score=float(conf), track_id=int(track),
                      status=InstanceStatus.CONFIRMED)
         )
     return {n: FrameInstances(0, size[0], size[1], tuple(insts), frame_index=n) for n, insts in sorted(frames.items())}

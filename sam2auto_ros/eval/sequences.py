@@ -64,9 +64,10 @@ def tracked(frame: FrameInstances) -> list[Instance]:
 def _similarity(gt: list[Instance], pred: list[Instance], similarity: str, index: int) -> np.ndarray:
     if similarity == "box":
         return box_iou_matrix(np.array([i.box for i in gt]).reshape(-1, 4), np.array([i.box for i in pred]).reshape(-1, 4))
-    if any(i.mask is None for i in gt) or any(i.mask is None for i in pred):
+    gt_masks, pred_masks = [i.mask for i in gt], [i.mask for i in pred]
+    if any(m is None for m in gt_masks) or any(m is None for m in pred_masks):
         raise EvalError(f"frame {index}: mask similarity needs masks on every instance; use similarity='box'")
-    return mask_iou_matrix([i.mask for i in gt], [i.mask for i in pred])
+    return mask_iou_matrix([m for m in gt_masks if m is not None], [m for m in pred_masks if m is not None])
 
 
 def _dense_ids(frames: Sequence[FrameInstances], what: str) -> dict[int, int]:
@@ -107,8 +108,9 @@ def mask_data(gt: Sequence[FrameInstances], pred: Sequence[FrameInstances]) -> d
     for n, (g, p) in enumerate(zip(gt, pred)):
         for frame, ids, mapping, key in ((g, "gt_ids", gt_map, "gt_dets"), (p, "tracker_ids", pred_map, "tracker_dets")):
             instances = tracked(frame)
-            if any(i.mask is None for i in instances):
+            masks = [i.mask for i in instances]
+            if any(m is None for m in masks):
                 raise EvalError(f"frame {n}: J&F needs masks on every tracked instance")
             data[ids].append(np.array([mapping[i.track_id] for i in instances], dtype=int))
-            data[key].append([coco_rle(i.mask) for i in instances])
+            data[key].append([coco_rle(m) for m in masks if m is not None])
     return data

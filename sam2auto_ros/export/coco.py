@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from sam2auto_ros.core.instance import FrameInstances
-from sam2auto_ros.export.common import Categories, has_pixels, is_visible
+from sam2auto_ros.export.common import Categories, is_visible, pixels_of
 
 
 def frame_file_name(index: int, video_name: str = "video") -> str:
@@ -29,7 +30,8 @@ def to_coco(
     """
     if file_names is not None and len(file_names) != len(frames):
         raise ValueError(f"{len(file_names)} file names for {len(frames)} frames")
-    images, annotations = [], []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for n, frame in enumerate(frames):
         image_id = n + 1
         images.append(
@@ -42,7 +44,8 @@ def to_coco(
             }
         )
         for inst in frame.instances:
-            if not is_visible(inst) or not has_pixels(inst) or (tracked_only and not inst.has_track):
+            mask = pixels_of(inst)
+            if mask is None or not is_visible(inst) or (tracked_only and not inst.has_track):
                 continue
             x0, y0, x1, y1 = (float(v) for v in inst.box)
             annotations.append(
@@ -50,8 +53,8 @@ def to_coco(
                     "id": len(annotations) + 1,
                     "image_id": image_id,
                     "category_id": categories.id_of(inst.label),
-                    "segmentation": inst.mask.to_coco(),
-                    "area": inst.mask.area,
+                    "segmentation": mask.to_coco(),
+                    "area": mask.area,
                     "bbox": [x0, y0, x1 - x0, y1 - y0],
                     "iscrowd": 0,
                     "score": float(inst.score),
@@ -68,7 +71,9 @@ def to_coco_videos(videos: Mapping[str, Sequence[FrameInstances]], categories: C
     annotation carries its ``video_id`` and ``videos`` lists ``{id, name}``. Track ids stay the
     video's own (each camera has its own tracker), so ``(video_id, track_id)`` names one object.
     """
-    listed, images, annotations = [], [], []
+    listed: list[dict[str, Any]] = []
+    images: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for video_id, (name, frames) in enumerate(videos.items(), 1):
         part = to_coco(frames, categories, tracked_only=tracked_only, video_name=name)
         first_image, first_ann = len(images), len(annotations)

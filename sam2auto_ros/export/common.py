@@ -48,8 +48,9 @@ def is_visible(inst: Instance) -> bool:
     return bool(inst.label) and inst.status != InstanceStatus.OCCLUDED
 
 
-def has_pixels(inst: Instance) -> bool:
-    return inst.mask is not None and inst.mask.area > 0
+def pixels_of(inst: Instance) -> RleMask | None:
+    """The instance's mask if it has any pixels (exporters skip the rest)."""
+    return inst.mask if inst.mask is not None and inst.mask.area > 0 else None
 
 
 def tracked(frames: Sequence[FrameInstances]) -> list[tuple[int, FrameInstances, list[Instance]]]:
@@ -62,7 +63,10 @@ def non_overlapping(instances: Sequence[Instance]) -> list[tuple[Instance, RleMa
     taken: np.ndarray | None = None
     out = []
     for inst in sorted(instances, key=lambda i: -i.score):
-        pixels = inst.mask.to_array()
+        mask = pixels_of(inst)
+        if mask is None:
+            continue
+        pixels = mask.to_array()
         if taken is None:
             taken = np.zeros_like(pixels)
         pixels = pixels & ~taken

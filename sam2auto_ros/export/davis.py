@@ -18,7 +18,7 @@ import numpy as np
 
 from sam2auto_ros.core.instance import FrameInstances
 from sam2auto_ros.export.coco import frame_file_name
-from sam2auto_ros.export.common import ExportError, has_pixels, non_overlapping, tracked
+from sam2auto_ros.export.common import ExportError, non_overlapping, tracked
 
 MAX_OBJECTS = 254  # 255 is DAVIS' "void" value
 
@@ -62,7 +62,7 @@ def _write_video(folder: Path, frames: Sequence[FrameInstances], video_name: str
     for n, frame, instances in tracked(frames):
         stem = Path(frame_file_name(n, video_name)).stem  # the exported JPEG frame's name
         ids = np.zeros((frame.height, frame.width), np.uint8)
-        for inst, mask in non_overlapping([i for i in instances if has_pixels(i)]):
+        for inst, mask in non_overlapping(instances):
             if inst.track_id not in object_ids:
                 if len(object_ids) == MAX_OBJECTS:
                     raise ExportError(f"more than {MAX_OBJECTS} tracks in video {video_name!r}: DAVIS PNGs hold ids "

@@ -33,6 +33,7 @@ import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import cv2
 import numpy as np
@@ -78,7 +79,15 @@ class BagTracks:
     tracks_topic: str
     image_topic: str | None
     categories: Categories
-    camera: BagCamera | None = None
+    camera: BagCamera
+
+    def frames_topic(self) -> str:
+        """The image topic the tracks were made on, for exports that need the frames."""
+        if self.image_topic is None:
+            which = f" for camera {self.camera.name}" if self.camera.video_name != ONE_VIDEO_NAME else ""
+            raise ExportError(f"no single camera topic beside {self.tracks_topic} to take frames from{which}; "
+                              "export with --no-images --no-video")
+        return self.image_topic
 
 
 def bag_custom_data(bag: str | Path) -> dict[str, str]:
@@ -118,7 +127,7 @@ class _Bag:
         reader.close()
         self.custom = bag_custom_data(path)
         self.images = sorted(t for t, ty in self.topics.items() if ty in IMAGE_TYPES and not is_overlay(t, ty))
-        pairs = []
+        pairs: list[tuple[Any, Any]] = []
         cameras = _json(self.custom.get("cameras"))
         if isinstance(cameras, dict):
             pairs += cameras.items()
@@ -282,11 +291,12 @@ def _check_images(bag: str | Path, loaded: BagTracks) -> None:
         twice = sorted({s for s in stamps if stamps.count(s) > 1})
         raise ExportError(f"track frames on {loaded.tracks_topic} share stamps ({', '.join(map(str, twice[:3]))}); "
                           "frames cannot be paired with images by stamp; export with --no-images --no-video")
-    have = {_stamp(m)[1] for m in read_messages(bag, [loaded.image_topic])}
+    topic = loaded.frames_topic()
+    have = {_stamp(m)[1] for m in read_messages(bag, [topic])}
     missing = [s for s in stamps if s not in have]
     if missing:
         raise ExportError(f"{len(missing)} of {len(stamps)} track frames have no image with their stamp on "
-                          f"{loaded.image_topic} (first: {missing[0]}); export with --no-images --no-video")
+                          f"{topic} (first: {missing[0]}); export with --no-images --no-video")
 
 
 def _frames_by_stamp(bag: str | Path, topic: str, stamps: set[int]) -> Iterator[tuple[int, np.ndarray]]:
@@ -312,7 +322,7 @@ def _write_frames(bag: str | Path, loaded: BagTracks, video_name: str, images: P
     rate = fps or (1e9 * (len(stamps) - 1) / (stamps[-1] - stamps[0]) if len(stamps) > 1 and stamps[-1] > stamps[0] else 10.0)
     overlay = OverlayVideo(overlay_path, fps=rate) if overlay_path is not None else None
     try:
-        for stamp, rgb in _frames_by_stamp(bag, loaded.image_topic, set(by_stamp)):
+        for stamp, rgb in _frames_by_stamp(bag, loaded.frames_topic(), set(by_stamp)):
             n = by_stamp[stamp]
             if images is not None:
                 path = images / frame_file_name(n, video_name)
@@ -375,10 +385,6 @@ def export_bag(
     names = [video_name or each.camera.video_name for each in loaded]
     if images or video:
         for each in loaded:
-            if each.image_topic is None:
-                which = f" for camera {each.camera.name}" if each.camera.video_name != ONE_VIDEO_NAME else ""
-                raise ExportError(f"bag {bag} has no single camera topic to take frames from{which}; "
-                                  "export with --no-images --no-video")
             _check_images(bag, each)
     with staged_output(out_dir, replace_empty_dir=True) as stage:
         folder = stage.path

@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-
 from sam2auto_ros.core.instance import FrameInstances, Instance, InstanceStatus
 from sam2auto_ros.core.masks import RleMask
-from sam2auto_ros.export.common import Categories, ExportError, has_pixels, non_overlapping, tracked
+from sam2auto_ros.export.common import Categories, ExportError, non_overlapping, tracked
 
 MOTS_ID_FACTOR = 1000
 
@@ -32,7 +31,7 @@ def _mots_id(inst: Instance, class_id: int) -> int:
 def mots_lines(frames: Sequence[FrameInstances], categories: Categories, first_frame: int = 1) -> list[str]:
     lines = []
     for n, frame, instances in tracked(frames):
-        for inst, mask in non_overlapping([i for i in instances if has_pixels(i)]):
+        for inst, mask in non_overlapping(instances):
             class_id = categories.id_of(inst.label)
             lines.append(
                 f"{n + first_frame} {_mots_id(inst, class_id)} {class_id} {frame.height} {frame.width} {mask.counts.decode('ascii')}"

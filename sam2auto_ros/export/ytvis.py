@@ -7,10 +7,12 @@ import json
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-from sam2auto_ros.core.instance import FrameInstances
+from sam2auto_ros.core.instance import FrameInstances, Instance
+from sam2auto_ros.core.masks import RleMask
 from sam2auto_ros.export.coco import frame_file_name
-from sam2auto_ros.export.common import Categories, has_pixels, tracked
+from sam2auto_ros.export.common import Categories, pixels_of, tracked
 
 
 def track_category(labels_scores: Sequence[tuple[str, float]]) -> str:
@@ -34,29 +36,32 @@ def to_ytvis(
     if any((f.height, f.width) != (height, width) for f in frames):
         raise ValueError("YouTube-VIS needs one image size per video; frame sizes differ")
     names = list(file_names) if file_names is not None else [frame_file_name(n, video_name) for n in range(len(frames))]
-    per_track: dict[int, dict[int, object]] = defaultdict(dict)
+    per_track: dict[int, dict[int, tuple[Instance, RleMask]]] = defaultdict(dict)
     votes: dict[int, list[tuple[str, float]]] = defaultdict(list)
     for n, _, instances in tracked(frames):
         for inst in instances:
-            if not has_pixels(inst):
+            mask = pixels_of(inst)
+            if mask is None:
                 continue
             if n in per_track[inst.track_id]:
                 raise ValueError(f"track {inst.track_id} appears twice in frame {n}")
-            per_track[inst.track_id][n] = inst
+            per_track[inst.track_id][n] = (inst, mask)
             votes[inst.track_id].append((inst.label, inst.score))
-    annotations = []
+    annotations: list[dict[str, Any]] = []
     for track_id in sorted(per_track):
         seen = per_track[track_id]
-        segs, boxes, areas = [], [], []
+        segs: list[dict[str, Any] | None] = []
+        boxes: list[list[float] | None] = []
+        areas: list[int | None] = []
         for n in range(len(frames)):
-            inst = seen.get(n)
-            if inst is None:
+            if n not in seen:
                 segs.append(None), boxes.append(None), areas.append(None)
                 continue
+            inst, mask = seen[n]
             x0, y0, x1, y1 = (float(v) for v in inst.box)
-            segs.append(inst.mask.to_coco())
+            segs.append(mask.to_coco())
             boxes.append([x0, y0, x1 - x0, y1 - y0])
-            areas.append(inst.mask.area)
+            areas.append(mask.area)
         scores = [s for _, s in votes[track_id]]
         annotations.append(
             {
@@ -81,7 +86,8 @@ def to_ytvis(
 def to_ytvis_videos(videos: Mapping[str, Sequence[FrameInstances]], categories: Categories) -> dict:
     """Several videos (a bag's cameras) in one YouTube-VIS dict: video ids 1..N in order, annotation
     (instance) ids numbered through all videos; ``track_id`` stays the video's own tracker id."""
-    listed, annotations = [], []
+    listed: list[dict[str, Any]] = []
+    annotations: list[dict[str, Any]] = []
     for video_id, (name, frames) in enumerate(videos.items(), 1):
         part = to_ytvis(frames, categories, video_name=name)
         listed.append({**part["videos"][0], "id": video_id})

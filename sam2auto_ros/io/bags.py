@@ -7,7 +7,7 @@ import struct
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from rosbags.rosbag2 import Reader, StoragePlugin, Writer
 from rosbags.rosbag2.errors import ReaderError
@@ -21,7 +21,8 @@ STORAGES = {"mcap": StoragePlugin.MCAP, "sqlite3": StoragePlugin.SQLITE3}
 DAMAGED_BAG_ERRORS = (ReaderError, SerdeError, OSError, ValueError, KeyError, OverflowError, IndexError,
                       struct.error, MemoryError)
 # Metadata version 9 is what Jazzy and Kilted read; Humble's ros2 bag needs 8.
-DEFAULT_VERSION = 9
+BagVersion = Literal[8, 9]
+DEFAULT_VERSION: BagVersion = 9
 
 
 class BagError(RuntimeError):
@@ -45,7 +46,7 @@ class BagWriter:
     ``custom_data`` (strings) lands in the bag's metadata, where ``ros2 bag info`` shows it.
     """
 
-    def __init__(self, path: str | Path, storage: str = "mcap", version: int = DEFAULT_VERSION) -> None:
+    def __init__(self, path: str | Path, storage: str = "mcap", version: BagVersion = DEFAULT_VERSION) -> None:
         if storage not in STORAGES:
             raise BagError(f"unknown storage {storage!r}; choose one of {', '.join(STORAGES)}")
         self.path = Path(path)
@@ -81,7 +82,7 @@ class BagWriter:
         msgtype = msg.__msgtype__
         self.write_raw(topic, msgtype, self._store.serialize_cdr(msg, msgtype), timestamp_ns)
 
-    def write_raw(self, topic: str, msgtype: str, rawdata: bytes, timestamp_ns: int) -> None:
+    def write_raw(self, topic: str, msgtype: str, rawdata: bytes | memoryview, timestamp_ns: int) -> None:
         self._writer.write(self._connection(topic, msgtype), int(timestamp_ns), rawdata)
 
     def flush(self, fsync: bool = False) -> None:
@@ -90,7 +91,7 @@ class BagWriter:
         rosbags has no public flush; this reaches its storage plugins' own handles (MCAP: finish
         the open chunk; sqlite3: commit the open transaction).
         """
-        storage = self._writer.storage
+        storage: Any = self._writer.storage  # the plugin's own handles (no public API)
         if self.storage == "mcap":
             if storage.chunk.bio.tell():
                 storage.close_chunk()

@@ -52,8 +52,8 @@ def render_overlay(rgb: np.ndarray, frame: FrameInstances, alpha: float = 0.45) 
         # percent of the frame
         pixels = inst.mask.window(x0, y0, x1, y1)
         region = out[y0:y1, x0:x1]
-        color = np.array(track_color(inst.track_id), dtype=np.float32)
-        region[pixels] = (region[pixels] * (1 - alpha) + color * alpha).astype(np.uint8)
+        tint = np.array(track_color(inst.track_id), dtype=np.float32)
+        region[pixels] = (region[pixels] * (1 - alpha) + tint * alpha).astype(np.uint8)
     scale = max(0.35, min(frame.height, frame.width) / 900)
     for inst in frame.instances:
         color = track_color(inst.track_id)
@@ -85,7 +85,7 @@ class OverlayVideo:
         size = (image.shape[1], image.shape[0])
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter_fourcc(*FOURCC), self.fps, size)
+            self._writer = cv2.VideoWriter(str(self.path), cv2.VideoWriter.fourcc(*FOURCC), self.fps, size)
             if not self._writer.isOpened():
                 raise OSError(f"opencv cannot write {FOURCC} video to {self.path}")
             self._size = size

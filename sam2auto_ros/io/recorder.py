@@ -34,7 +34,7 @@ from typing import Any
 import yaml
 
 from sam2auto_ros.io import msg_types
-from sam2auto_ros.io.bags import DEFAULT_VERSION, STORAGES, BagError, BagWriter
+from sam2auto_ros.io.bags import DEFAULT_VERSION, STORAGES, BagError, BagVersion, BagWriter
 from sam2auto_ros.io.outputs import OutputError, RunLock, output_error
 
 OPEN_DIR = ".open"
@@ -169,7 +169,7 @@ class BagRecorder:
         flush_seconds: float = 1.0,
         fsync: bool = True,
         custom_data: Mapping[str, Any] | None = None,
-        version: int = DEFAULT_VERSION,
+        version: BagVersion = DEFAULT_VERSION,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         if storage not in STORAGES:

@@ -14,6 +14,7 @@ real ``launch.LaunchService`` (and ``ros2 launch sam2auto_ros <file>`` works as 
 
 from __future__ import annotations
 
+import importlib
 import importlib.util
 
 
@@ -31,6 +32,4 @@ def real_launch_available() -> bool:
         if spec is None:
             return False
     # PyPI's unrelated `launch` 0.1.3 has no LaunchService: not the ROS package.
-    import launch  # type: ignore[import-not-found]
-
-    return hasattr(launch, "LaunchService")
+    return hasattr(importlib.import_module("launch"), "LaunchService")

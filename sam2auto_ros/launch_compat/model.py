@@ -36,7 +36,7 @@ class Substitution:
         raise NotImplementedError
 
 
-SomeSubstitutions = Union[str, Substitution, Sequence[Union[str, Substitution]]]
+SomeSubstitutions = Union[str, Substitution, Sequence[str | Substitution]]
 
 
 def perform(value: SomeSubstitutions, context: LaunchContext) -> str:

@@ -19,7 +19,6 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from types import ModuleType
 
 import yaml
 
@@ -43,11 +42,13 @@ def load(path: str | Path) -> LaunchDescription:
     if str(SHIM_DIR) not in sys.path:
         sys.path.insert(0, str(SHIM_DIR))
     spec = importlib.util.spec_from_file_location(f"_launch_{path.stem.replace('.', '_')}", path)
-    module: ModuleType = importlib.util.module_from_spec(spec)  # type: ignore[arg-type]
-    spec.loader.exec_module(module)  # type: ignore[union-attr]
-    if not hasattr(module, "generate_launch_description"):
+    if spec is None or spec.loader is None:
+        raise LaunchCompatError(f"{path} cannot be loaded as a Python launch file")
+    launch_file = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(launch_file)
+    if not hasattr(launch_file, "generate_launch_description"):
         raise LaunchCompatError(f"{path} has no generate_launch_description()")
-    description = module.generate_launch_description()
+    description = launch_file.generate_launch_description()
     if not isinstance(description, LaunchDescription):
         raise LaunchCompatError(f"{path}: generate_launch_description() returned {type(description).__name__}")
     return description

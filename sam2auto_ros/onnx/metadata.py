@@ -97,7 +97,7 @@ def stamp(model: onnx.ModelProto, info: ExportInfo, graph: str) -> None:
 
 def save_constants(path: Path, constants: Sam2Constants, info: ExportInfo) -> None:
     """``constants.npz``: every non-``None`` constant as float32 plus the export info as JSON."""
-    arrays = {f.name: getattr(constants, f.name).detach().float().cpu().numpy() for f in fields(constants) if getattr(constants, f.name) is not None}
+    arrays: dict[str, Any] = {f.name: getattr(constants, f.name).detach().float().cpu().numpy() for f in fields(constants) if getattr(constants, f.name) is not None}
     meta = json.dumps({**asdict(info), "settings": info.settings.to_dict()}, sort_keys=True)
     np.savez(path, **arrays, **{_INFO_KEY: np.array(meta)})
 
@@ -107,7 +107,7 @@ def load_constants(path: Path, device: torch.device) -> tuple[Sam2Constants, Exp
     try:
         with np.load(path, allow_pickle=False) as data:
             raw = json.loads(str(data[_INFO_KEY]))
-            tensors = {f.name: (torch.from_numpy(data[f.name].copy()).to(device) if f.name in data.files else None) for f in fields(Sam2Constants)}
+            tensors: dict[str, Any] = {f.name: (torch.from_numpy(data[f.name].copy()).to(device) if f.name in data.files else None) for f in fields(Sam2Constants)}
     except (OSError, KeyError, ValueError) as exc:
         raise OnnxModelError(f"cannot read {path}: {exc}; re-run `sam2auto export`") from None
     raw["settings"] = Sam2Settings.from_dict(raw["settings"])

@@ -15,7 +15,7 @@ from __future__ import annotations
 import signal
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import rclpy
@@ -125,7 +125,8 @@ class ManagedNode(LifecycleNode):
         self.configured = False
         return TransitionCallbackReturn.SUCCESS
 
-    def on_shutdown(self, state: LifecycleState) -> TransitionCallbackReturn:
+    def on_shutdown(self, state: LifecycleState | None) -> TransitionCallbackReturn:
+        """Also called by ``run_node`` (state ``None``) when the process stops from any state."""
         if self.active:
             self.active = False
             self.unwire()
@@ -206,7 +207,7 @@ def _now_header(node: ManagedNode) -> Any:
     return Header(stamp=node.get_clock().now().to_msg())
 
 
-def run_node(node_cls: type[ManagedNode], args: list[str] | None = None) -> int:
+def run_node(node_cls: Callable[[], ManagedNode], args: list[str] | None = None) -> int:
     """``main`` of every executable: init, autostart, spin until SIGINT/SIGTERM, shut down cleanly.
 
     rclpy's own signal handler would invalidate the context while a worker thread publishes; here

@@ -124,14 +124,18 @@ def _field_docs(cls: type) -> dict[str, str]:
     except (OSError, TypeError):
         return {}
     lines = source.splitlines()
-    body = ast.parse(textwrap.dedent(source)).body[0].body
+    class_def = ast.parse(textwrap.dedent(source)).body[0]
+    if not isinstance(class_def, ast.ClassDef):
+        return {}
+    body = class_def.body
     docs: dict[str, str] = {}
     for node, nxt in zip(body, [*body[1:], None]):
         if not (isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name)):
             continue
         name = node.target.id
-        if isinstance(nxt, ast.Expr) and isinstance(getattr(nxt, "value", None), ast.Constant) and isinstance(nxt.value.value, str):
-            docs[name] = " ".join(nxt.value.value.split())
+        doc = nxt.value.value if isinstance(nxt, ast.Expr) and isinstance(nxt.value, ast.Constant) else None
+        if isinstance(doc, str):
+            docs[name] = " ".join(doc.split())
         elif "#" in lines[node.lineno - 1]:
             docs[name] = lines[node.lineno - 1].split("#", 1)[1].strip()
     return docs
@@ -150,8 +154,8 @@ def dataclass_specs(cls: type, prefix: str = "", when: str = CONFIGURE) -> tuple
     for f in dataclasses.fields(cls):
         if f.default is not dataclasses.MISSING:
             default = f.default
-        elif f.default_factory is not dataclasses.MISSING:  # type: ignore[misc]
-            default = f.default_factory()  # type: ignore[misc]
+        elif f.default_factory is not dataclasses.MISSING:
+            default = f.default_factory()
         else:
             continue
         if dataclasses.is_dataclass(default):

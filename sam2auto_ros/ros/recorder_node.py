@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rclpy.qos import HistoryPolicy, QoSProfile, ReliabilityPolicy
+from rclpy.timer import Timer
 from sensor_msgs.msg import CompressedImage, Image
 
 from sam2auto_ros.core.validation import check_ros_name
@@ -68,7 +69,7 @@ class RecorderNode(ManagedNode):
         super().__init__("recorder_node", **kwargs)
         self.recorder: BagRecorder | None = None
         self._subs: list = []
-        self._flush_timer = None
+        self._flush_timer: Timer | None = None
         self._extra: list[tuple[str, type, str]] = []
         self.cameras: tuple[str, ...] = ("",)
         self.write_errors = 0

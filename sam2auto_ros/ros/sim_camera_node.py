@@ -14,6 +14,8 @@ from typing import Any
 
 from builtin_interfaces.msg import Time
 from rclpy.qos import QoSProfile, ReliabilityPolicy
+from rclpy.subscription import Subscription
+from rclpy.timer import Timer
 from rosgraph_msgs.msg import Clock
 from sensor_msgs.msg import CameraInfo, CompressedImage, Image
 
@@ -58,11 +60,11 @@ class SimCameraNode(ManagedNode):
         self.scene: Scene | None = None
         self._cache: list | None = None
         self._pubs: dict[str, Any] = {}
-        self._timer = None
+        self._timer: Timer | None = None
         self.published = 0
         self.frames_unpaced = 0
         self._matched_at: float | None = None
-        self._pace_sub = None
+        self._pace_sub: Subscription | None = None
         self._answered_ns = 0  # newest stamp seen on pace_topic
         self._published_at = 0.0
 
@@ -71,10 +73,10 @@ class SimCameraNode(ManagedNode):
                   "n_frames": params["n_frames"], "fps": params["fps"]}
         try:
             config = SceneConfig(**fields) if params["scene"] == "default" else scene_config(params["scene"], **fields)
-            self.scene = Scene(config)
+            scene = self.scene = Scene(config)
         except ValueError as exc:
             raise ConfigureError(str(exc)) from None
-        self._cache = [self.scene.frame(i) for i in range(len(self.scene))] if params["cache_frames"] else None
+        self._cache = [scene.frame(i) for i in range(len(scene))] if params["cache_frames"] else None
         self._p = params
         self._pubs = {
             "image": self.create_lifecycle_publisher(Image, "image", CAMERA_QOS),
@@ -88,8 +90,14 @@ class SimCameraNode(ManagedNode):
         self.published = self.frames_unpaced = self._answered_ns = 0
         self._last_stamp = 0
 
+    @property
+    def _scene(self) -> Scene:
+        """The configured scene (a node that is not configured never ticks)."""
+        assert self.scene is not None, "sim_camera_node used before configure"
+        return self.scene
+
     def describe(self) -> str:
-        cfg = self.scene.config
+        cfg = self._scene.config
         return f"scene {self._p['scene']} seed {cfg.seed}, {cfg.width}x{cfg.height}, {cfg.n_frames} frames at {cfg.fps} Hz"
 
     def wire(self) -> None:
@@ -101,7 +109,7 @@ class SimCameraNode(ManagedNode):
     def unwire(self) -> None:
         if self._timer is not None:
             self.destroy_timer(self._timer)
-            self._timer = None
+            self._timer: Timer | None = None
         if self._pace_sub is not None:
             self.destroy_subscription(self._pace_sub)
             self._pace_sub = None
@@ -137,11 +145,11 @@ class SimCameraNode(ManagedNode):
             self._matched_at = self._matched_at or now
             if now - self._matched_at < SUBSCRIBER_SETTLE_S:
                 return
-        n = len(self.scene)
+        n = len(self._scene)
         if (self.published >= n and not self.param("loop")) or self._waiting_for_answer():
             return
         index = self.published % n
-        frame = self._cache[index] if self._cache is not None else self.scene.frame(index)
+        frame = self._cache[index] if self._cache is not None else self._scene.frame(index)
         if self._p["publish_clock"]:
             # simulation time: the scene's own stamps, shifted on each loop so they keep increasing
             stamp_ns = frame.stamp_ns + (self.published // n) * int(round(n * 1e9 / self._p["fps"]))
@@ -164,7 +172,7 @@ class SimCameraNode(ManagedNode):
             self.get_logger().info(f"published all {n} frames of the scene")  # tests and scripts wait for this line
 
     def _camera_info(self, stamp_ns: int, frame_id: str) -> CameraInfo:
-        cfg = self.scene.config
+        cfg = self._scene.config
         f = float(max(cfg.width, cfg.height))  # a plain pinhole, ~53 degree field of view
         cx, cy = cfg.width / 2.0, cfg.height / 2.0
         return CameraInfo(

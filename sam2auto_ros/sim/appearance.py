@@ -91,7 +91,7 @@ def make_background(height: int, width: int, rng: np.random.Generator) -> np.nda
     image = np.empty((height, width, 3), np.float32)
     image[:] = base
     for sigma, amplitude in ((max(height, width) / 12, 25.0), (3.0, 10.0)):
-        noise = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), sigma)
+        noise = np.asarray(cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), sigma), np.float32)
         noise *= amplitude / max(float(noise.std()), 1e-6)
         image += noise[..., None] * rng.uniform(0.6, 1.0, size=3).astype(np.float32)
     ramp = np.linspace(-15, 15, width, dtype=np.float32)[None, :, None]

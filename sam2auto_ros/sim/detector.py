@@ -173,10 +173,10 @@ class NoisyDetector:
         k = int(rng.integers(-noise.mask_morph, noise.mask_morph + 1)) if noise.mask_morph else 0
         if k:
             kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (2 * abs(k) + 1, 2 * abs(k) + 1))
-            roi = (cv2.dilate if k > 0 else cv2.erode)(roi, kernel)
+            roi = np.asarray((cv2.dilate if k > 0 else cv2.erode)(roi, kernel), np.uint8)
         if noise.mask_edge_noise:
             soft = cv2.GaussianBlur(roi.astype(np.float32), (0, 0), 1.0)
-            field = cv2.GaussianBlur(rng.normal(0, 1, roi.shape).astype(np.float32), (0, 0), 1.5)
+            field = np.asarray(cv2.GaussianBlur(rng.normal(0, 1, roi.shape).astype(np.float32), (0, 0), 1.5), np.float32)
             field *= 0.5 / max(float(field.std()), 1e-6)
             roi = (soft + noise.mask_edge_noise * field > 0.5).astype(np.uint8)
         if not roi.any():
