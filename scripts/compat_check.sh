@@ -16,5 +16,5 @@ VENV="${XDG_CACHE_HOME:-$HOME/.cache}/sam2auto_ros/compat-py310-numpy1"
 "$VENV/bin/pip" install -q "numpy<2" pycocotools rosbags "opencv-python-headless<4.11" pytest
 cd "$ROOT"
 "$VENV/bin/python" -c 'import numpy, sys; print(f"python {sys.version.split()[0]}, numpy {numpy.__version__}")'
-exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider test/core test/io/test_bags.py test/io/test_images.py \
+exec "$VENV/bin/python" -m pytest -q -p no:cacheprovider test/core test/io/test_bags.py test/io/test_images.py test/io/test_msg_types.py \
   -m "not ros" -k "not rclpy" -W ignore::DeprecationWarning

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One set-up path for a fresh Debian/Ubuntu machine with Python >= 3.10:
-#   a venv with ROS 2 Kilted from PyPI wheels, torch (CPU or CUDA), sam2, onnxruntime, ...
-#   then the project's messages built with colcon.
+#   a venv with ROS 2 from PyPI wheels (SAM2AUTO_ROS_DISTRO=jazzy|kilted, default jazzy), torch
+#   (CPU or CUDA), sam2, onnxruntime, ... then the project's messages built with colcon.
+# Each distribution gets its own venv and colcon spaces (scripts/paths.sh).
 # Idempotent: every step is skipped when the inputs it depends on have not changed.
 set -euo pipefail
 
@@ -10,6 +11,14 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 . "$ROOT/scripts/paths.sh"
 REQ="$ROOT/requirements"
 log() { printf '[setup] %s\n' "$*" >&2; }
+
+# ---- The ROS 2 distribution: one whose wheels requirements/ros-<distro>.txt names.
+distro="$SAM2AUTO_ROS_DISTRO"
+if [ ! -f "$REQ/ros-$distro.txt" ]; then
+  known="$(cd "$REQ" && ls ros-*.txt | sed 's/^ros-//; s/\.txt$//' | paste -sd' ')"
+  log "SAM2AUTO_ROS_DISTRO=$distro: this set-up installs ROS 2 from PyPI wheels for: $known. Choose one of those; for Humble, see the README (ROS 2 distributions)."
+  exit 2
+fi
 
 pick_python() {
   for cand in "${SAM2AUTO_PYTHON:-}" python3.11 python3.12 python3.10 python3; do
@@ -29,6 +38,24 @@ if [ -z "$accel" ]; then
   if command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; then accel=cuda; else accel=cpu; fi
 fi
 
+# Two distributions never share a venv: refuse one that holds another distribution's rclpy.
+held="$(for d in "$VENV"/lib/python3*/site-packages/ros_*_rclpy-*.dist-info; do
+  if [ -e "$d" ]; then basename "$d" | sed -E 's/^ros_([a-z]+)_rclpy-.*/\1/'; fi; done | sort -u | paste -sd' ')"
+if [ -n "$held" ] && [ "$held" != "$distro" ]; then
+  log "venv $VENV holds ROS 2 $held and SAM2AUTO_ROS_DISTRO=$distro: two distributions never share a venv. Unset SAM2AUTO_VENV (each distribution then gets its own venv) or point it at a new folder."
+  exit 2
+fi
+# The layout before distributions had their own venvs (Kilted in venv-<key>, messages in
+# install/sam2auto_ros): say that venv is unused now, and drop the old colcon output.
+legacy_venv="${VENV%-"$distro"}"
+if [ "$legacy_venv" != "$VENV" ] && [ -x "$legacy_venv/bin/python" ]; then
+  log "note: $legacy_venv (the earlier one-venv layout) is no longer used; remove it to free its space"
+fi
+if [ -f "$ROOT/install/.sam2auto-colcon-stamp" ]; then
+  log "removing the earlier layout's colcon output (build/sam2auto_ros, install/sam2auto_ros)"
+  rm -rf "$ROOT/build/sam2auto_ros" "$ROOT/install/sam2auto_ros" "$ROOT/install/.sam2auto-colcon-stamp"
+fi
+
 if [ ! -x "$VENV/bin/python" ]; then
   py="$(pick_python)"
   log "creating venv $VENV with $py"
@@ -38,14 +65,15 @@ PY="$VENV/bin/python"
 
 # ---- Python packages -------------------------------------------------------------------------
 pip_stamp="$VENV/.sam2auto-pip-stamp"
-pip_key="$(cat "$REQ"/*.txt "$ROOT/scripts/setup.sh" "$ROOT/setup.py" | sha256sum | cut -c1-16)-$accel"
+pip_key="$(cat "$REQ"/*.txt "$ROOT/scripts/setup.sh" "$ROOT/setup.py" | sha256sum | cut -c1-16)-$accel-$distro"
 if [ "$(cat "$pip_stamp" 2>/dev/null)" != "$pip_key" ]; then
-  log "installing Python packages ($accel flavour); this takes a few minutes the first time"
+  log "installing Python packages ($accel flavour, ROS 2 $distro); this takes a few minutes the first time"
   "$PY" -m pip install -q --upgrade "pip>=24" wheel "setuptools>=70,<81"
   # torch first, pinned, so nothing later can swap it for another build.
   "$PY" -m pip install -q -c "$REQ/constraints.txt" torch
   ort=onnxruntime; [ "$accel" = cuda ] && ort=onnxruntime-gpu
-  "$PY" -m pip install -q -c "$REQ/constraints.txt" -r "$REQ/base.txt" "$ort"
+  "$PY" -m pip install -q -c "$REQ/constraints.txt" -c "$REQ/constraints-ros-$distro.txt" \
+    -r "$REQ/base.txt" -r "$REQ/ros-$distro.txt" "$ort"
   # sam2 ships as an sdist that wants torchvision and a CUDA extension; neither is needed on our
   # path (the missing _C only skips hole filling), so build it against the installed torch.
   if ! "$PY" -c 'import sam2' >/dev/null 2>&1; then
@@ -66,19 +94,22 @@ fi
 
 # ---- Make the venv find the colcon-built messages without sourcing anything: a .pth hook that
 # runs before ros_wheels_bootstrapper (which re-executes Python with the library path it finds).
-"$PY" "$ROOT/scripts/write_venv_hook.py" "$VENV" "$ROOT"
+"$PY" "$ROOT/scripts/write_venv_hook.py" "$VENV" "$ROOT" "$SAM2AUTO_INSTALL"
 
 # ---- Messages with colcon --------------------------------------------------------------------
-colcon_stamp="$ROOT/install/.sam2auto-colcon-stamp"
-colcon_key="$(cat "$ROOT/CMakeLists.txt" "$ROOT/package.xml" "$ROOT"/msg/*.msg "$pip_stamp" | sha256sum | cut -c1-16)"
+colcon_stamp="$SAM2AUTO_INSTALL/.sam2auto-colcon-stamp"
+colcon_key="$(cat "$ROOT/CMakeLists.txt" "$ROOT/package.xml" "$ROOT"/msg/*.msg "$ROOT"/foxglove_msgs/CMakeLists.txt \
+  "$ROOT"/foxglove_msgs/package.xml "$ROOT"/foxglove_msgs/msg/*.msg "$pip_stamp" | sha256sum | cut -c1-16)"
 if [ "$(cat "$colcon_stamp" 2>/dev/null)" != "$colcon_key" ]; then
-  log "building messages with colcon"
+  log "building sam2auto_ros and foxglove_msgs messages with colcon (ROS 2 $distro) into ${SAM2AUTO_INSTALL#"$ROOT"/}"
   mkdir -p "$ROOT/log"
   (
     cd "$ROOT"
     export AMENT_PREFIX_PATH="$VENV" CMAKE_PREFIX_PATH="$VENV" PATH="$VENV/bin:$PATH"
-    "$VENV/bin/colcon" --log-base "$ROOT/log" build --base-paths "$ROOT" \
-      --build-base "$ROOT/build" --install-base "$ROOT/install" \
+    # Two packages: ours at the root and the foxglove_msgs subset it ships (a package folder is not
+    # searched for packages inside it, so that one is named too).
+    "$VENV/bin/colcon" --log-base "$ROOT/log" build --base-paths "$ROOT" "$ROOT/foxglove_msgs" \
+      --build-base "$SAM2AUTO_BUILD" --install-base "$SAM2AUTO_INSTALL" --merge-install \
       --cmake-args -DPython3_EXECUTABLE="$PY" -DBUILD_TESTING=OFF -DSAM2AUTO_INSTALL_PYTHON=OFF \
       >"$ROOT/log/colcon-last.txt" 2>&1 || { tail -40 "$ROOT/log/colcon-last.txt" >&2; log "colcon build failed (full log: log/colcon-last.txt)"; exit 1; }
   )
@@ -86,4 +117,4 @@ if [ "$(cat "$colcon_stamp" 2>/dev/null)" != "$colcon_key" ]; then
 else
   log "messages up to date"
 fi
-log "ready: venv $VENV ($accel)"
+log "ready: venv $VENV ($accel, ROS 2 $distro)"

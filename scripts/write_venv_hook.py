@@ -1,7 +1,8 @@
 """Write a ``.pth`` hook so the venv's Python finds sam2auto_ros's colcon-built messages.
 
-The hook prepends the colcon install space to ``LD_LIBRARY_PATH`` and ``AMENT_PREFIX_PATH`` and
-puts the source tree ahead of the install space on ``sys.path``. Its file name sorts before
+The hook prepends the colcon install space (merged, one per ROS distribution) to
+``LD_LIBRARY_PATH`` and ``AMENT_PREFIX_PATH`` and puts the source tree ahead of the install space
+on ``sys.path``. Its file name sorts before
 ``ros_wheels_bootstrapper.pth``, which re-executes Python with the library path it then sees.
 """
 
@@ -34,8 +35,7 @@ for _p in (ROOT, PYLIB):
 '''
 
 
-def main(venv: Path, root: Path) -> None:
-    install = root / "install" / "sam2auto_ros"
+def main(venv: Path, root: Path, install: Path) -> None:
     pyver = f"python{sys.version_info.major}.{sys.version_info.minor}"
     site = Path(sysconfig.get_paths()["purelib"])
     text = HOOK.format(
@@ -49,4 +49,4 @@ def main(venv: Path, root: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve())
+    main(Path(sys.argv[1]).resolve(), Path(sys.argv[2]).resolve(), Path(sys.argv[3]).resolve())

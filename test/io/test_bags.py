@@ -12,7 +12,6 @@ from sam2auto_ros.io.bags import BagError, BagWriter, read_messages
 from sam2auto_ros.io.images import image_fields, image_to_array
 from sam2auto_ros.io.instance_msgs import MessageClasses, frame_from_msg, frame_to_msg, ns_to_stamp
 
-REPO = Path(__file__).resolve().parents[2]
 
 
 def make_frame(seed: int, height: int = 48, width: int = 64) -> tuple[np.ndarray, FrameInstances]:
@@ -78,6 +77,7 @@ def test_a_window_reads_the_messages_received_inside_it(tmp_path, storage):
     assert [m.timestamp_ns for m in read_messages(bag, None, (39_000, 99_000))] == [39_000]
 
 
+@pytest.mark.ros
 def test_bag_bytes_deserialize_with_rclpy_types(tmp_path):
     """The colcon-built rclpy classes read what rosbags wrote, and the type hashes agree."""
     from rclpy.serialization import deserialize_message, serialize_message
@@ -104,11 +104,17 @@ def test_bag_bytes_deserialize_with_rclpy_types(tmp_path):
     rclpy_image = deserialize_message(img_raw, Image)
     assert np.array_equal(image_to_array(rclpy_image)[0], image)
 
-    share = REPO / "install" / "sam2auto_ros" / "share" / "sam2auto_ros" / "msg"
-    for name in msg_types.MESSAGE_NAMES:
-        described = json.loads((share / f"{name}.json").read_text())
-        rosidl_hash = next(h["hash_string"] for h in described["type_hashes"] if h["type_name"] == f"sam2auto_ros/msg/{name}")
-        assert msg_types.typestore().hash_rihs01(f"sam2auto_ros/msg/{name}") == rosidl_hash
+    from ament_index_python.packages import get_package_share_directory
+
+    # rosidl's type hashes, from the colcon install space, for both packages the project builds
+    packages = {msg_types.PACKAGE: msg_types.MESSAGE_NAMES, msg_types.FOXGLOVE_PACKAGE: msg_types.FOXGLOVE_NAMES}
+    for package, names in packages.items():
+        share = Path(get_package_share_directory(package)) / "msg"
+        for name in names:
+            described = json.loads((share / f"{name}.json").read_text())
+            type_name = f"{package}/msg/{name}"
+            rosidl_hash = next(h["hash_string"] for h in described["type_hashes"] if h["type_name"] == type_name)
+            assert msg_types.typestore().hash_rihs01(type_name) == rosidl_hash, type_name
 
 
 def test_writer_refuses_existing_path_and_unknown_storage(tmp_path):

@@ -25,6 +25,7 @@ from sam2auto_ros.io.bags import read_messages
 from sam2auto_ros.io.recovery import recover_bag
 
 pytestmark = pytest.mark.ros
+
 ROOT = Path(__file__).resolve().parents[2]
 NS = "/rec_test"
 TOPICS = {f"{NS}/image": "sensor_msgs/msg/Image", f"{NS}/detections": "sam2auto_ros/msg/InstanceMaskArray",

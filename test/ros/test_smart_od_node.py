@@ -3,9 +3,13 @@ vocabulary copy and statistics (the node-level tests run the sim-noise detector 
 
 from __future__ import annotations
 
+import pytest
+
 from sam2auto_ros.ros.smart_od_node import _SmartOdAdapter
 from sam2auto_ros.smart_od.pipeline import SmartOD
 from test.smart_od.test_pipeline import BlobDetector, _config, _frame
+
+pytestmark = pytest.mark.ros  # imports rclpy
 
 
 def _boxes(instances) -> list[tuple]:
