@@ -3,7 +3,9 @@
 ``annotate_bag(IN, OUT, classes=...)`` reads a rosbag2 (MCAP or sqlite3; ``Image`` or
 ``CompressedImage`` camera topics), runs the :class:`~sam2auto_ros.pipeline.Pipeline` over each
 chosen camera's whole sequence (offline mode: FLASH may use hindsight), and writes a NEW bag holding
-every input message byte for byte plus ``detections``, ``tracks`` and ``overlay`` topics per camera.
+every input message byte for byte plus ``detections``, ``tracks``, ``tracks_annotations`` (Foxglove
+``ImageAnnotations``: the masks as outlines and "id label score" over the camera) and ``overlay``
+topics per camera.
 
 The overlay goes out in the camera's own transport (``overlay_format="auto"``): a ``CompressedImage``
 camera gets a JPEG (quality 90) ``CompressedImage`` on ``.../overlay/compressed`` (image_transport's
@@ -79,6 +81,7 @@ from sam2auto_ros.io import msg_types
 from sam2auto_ros.io.bags import BagError, BagWriter, open_reader, read_messages
 from sam2auto_ros.io.camera_topics import COMPRESSED_SUFFIX, camera_namespace, is_overlay
 from sam2auto_ros.io.frame_store import FrameStore, frame_store
+from sam2auto_ros.io.image_annotations import AnnotationClasses, build_annotations, to_ros_msg
 from sam2auto_ros.io.images import ImageError, decode_compressed, encode_compressed, image_fields, image_to_array, to_rgb
 from sam2auto_ros.io.instance_msgs import MessageClasses, frame_from_msg, frame_to_msg, ns_to_stamp, stamp_to_ns
 from sam2auto_ros.io.outputs import staged_output
@@ -180,6 +183,7 @@ def output_topics(ns: str = OUTPUT_NS, jpeg_overlay: bool = False) -> dict[str, 
     return {
         "detections": f"{ns}/detections",
         "tracks": f"{ns}/tracks",
+        "annotations": f"{ns}/tracks_annotations",  # Foxglove ImageAnnotations of the tracks
         "overlay": f"{ns}/overlay{COMPRESSED_SUFFIX if jpeg_overlay else ''}",
     }
 
@@ -547,7 +551,8 @@ def write_annotations(
     cameras = []
     for run in runs:
         out = run.camera.out_topics
-        topics.update({out["detections"]: msg_types.INSTANCE_MASK_ARRAY, out["tracks"]: msg_types.INSTANCE_MASK_ARRAY})
+        topics.update({out["detections"]: msg_types.INSTANCE_MASK_ARRAY, out["tracks"]: msg_types.INSTANCE_MASK_ARRAY,
+                       out["annotations"]: msg_types.IMAGE_ANNOTATIONS})
         if overlay:
             topics[out["overlay"]] = msg_types.COMPRESSED_IMAGE if out["overlay"].endswith(COMPRESSED_SUFFIX) else msg_types.IMAGE
         cameras.append(CameraReport(run.camera.image_topic, run.camera.frame_count,
@@ -561,7 +566,7 @@ def _write(
     """Copy every input message unchanged and slot each camera's annotations in after its frames
     (the overlay is drawn on the frame decoded again from the message being copied)."""
     store = msg_types.typestore()
-    classes = MessageClasses.rosbags()
+    classes, annotation_classes = MessageClasses.rosbags(), AnnotationClasses.rosbags()
     image_cls = store.types[msg_types.IMAGE]
     compressed_cls = store.types[msg_types.COMPRESSED_IMAGE]
     overlay_s = 0.0
@@ -587,7 +592,9 @@ def _write(
                 found = run.det_frames[frame]
                 if found is not None:
                     writer.write(out["detections"], frame_to_msg(_restamp(found, stamp, frame_id, frame), classes), ts)
-                writer.write(out["tracks"], frame_to_msg(_restamp(run.tracks[frame], stamp, frame_id, frame), classes), ts)
+                tracks = _restamp(run.tracks[frame], stamp, frame_id, frame)
+                writer.write(out["tracks"], frame_to_msg(tracks, classes), ts)
+                writer.write(out["annotations"], to_ros_msg(build_annotations(tracks), annotation_classes), ts)
                 if overlay:
                     start = time.perf_counter()
                     drawn = render_overlay(decoders[message.topic](message.decode(), frame), run.tracks[frame])

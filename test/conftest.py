@@ -15,12 +15,17 @@ _domain_ids = itertools.count()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """``heavy`` and ``gpu`` tests are selected explicitly, and skipped visibly everywhere else."""
+    """``heavy``, ``browser`` and ``gpu`` tests are selected explicitly, and skipped visibly everywhere else."""
     heavy = os.environ.get("SAM2AUTO_HEAVY_TESTS") == "1"
+    browser = os.environ.get("SAM2AUTO_BROWSER_TESTS") == "1"
     cuda: bool | None = None
     for item in items:
         if "heavy" in item.keywords and not heavy:
             item.add_marker(pytest.mark.skip(reason="heavy (benchmark-sized): run with SAM2AUTO_HEAVY_TESTS=1 bash scripts/test.sh -m heavy"))
+        if "browser" in item.keywords and not browser:
+            item.add_marker(pytest.mark.skip(reason="opens pages in Debian's chromium (not on a fresh machine): apt-get install "
+                                                    "chromium, then SAM2AUTO_BROWSER_TESTS=1 bash scripts/test.sh -m browser "
+                                                    "(.ci/run does both)"))
         if "gpu" in item.keywords:
             if cuda is None:
                 import torch

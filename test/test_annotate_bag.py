@@ -30,6 +30,7 @@ from sam2auto_ros.io.images import decode_compressed, encode_compressed, image_f
 from sam2auto_ros.io.instance_msgs import MessageClasses, frame_from_msg, frame_to_msg, ns_to_stamp
 from sam2auto_ros.pipeline import Pipeline
 from sam2auto_ros.sim import CLASS_NAMES, make_scene
+from test.io.test_image_annotations import assert_matches_tracks
 
 TOPICS = output_topics()
 
@@ -70,6 +71,10 @@ def test_round_trip_keeps_every_message_and_adds_annotations(sim_bag, scene, tmp
     truth = [f.gt for f in scene.frames()]
     assert [t.stamp_ns for t in tracks] == [g.stamp_ns for g in truth]  # stamped with the source frames
     assert idf1(tracks, truth) > 0.8  # weight-free backend; 1.0 measured on this seed
+    # Foxglove annotations, read back with mcap's ROS 2 decoder: one per frame, showing its tracks
+    annotations = decoded[TOPICS["annotations"]]
+    assert len(annotations) == 30
+    assert sum(assert_matches_tracks(t, a) for t, a in zip(tracks, annotations)) > 30
     assert not list(tmp_path.glob(".labelled.partial-*"))
 
 

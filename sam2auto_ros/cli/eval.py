@@ -12,6 +12,10 @@ MOTChallenge layout ``<name>/gt/gt.txt``) or MOTS format, or one ``<name>.json``
 format (predictions may be the official results list), or one ``<name>/`` folder of DAVIS-style
 indexed PNGs; MOTS and YouTube-VIS are what ``sam2auto dataset export`` writes. MOT is scored by
 box IoU, the others by mask IoU.
+
+``--report DIR`` also writes ``DIR/report.html``: the table, HOTA/IDF1 bars per sequence, an id
+timeline per sequence (each ground-truth object coloured by the predicted id covering it, switches
+and fragmentations marked) and the predicted scores' histogram with SMART-OD's threshold.
 """
 
 from __future__ import annotations
@@ -77,11 +81,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         p.add_argument("--no-jf", action="store_true", help="skip J&F (its boundary measure is the slowest part)")
         p.add_argument("--class-agnostic-ap", action="store_true", help="AP with every label as one class")
         p.add_argument("--json", type=Path, help="also write the table's numbers to this JSON file")
+        p.add_argument("--report", type=Path, metavar="DIR", help="also write DIR/report.html with plots")
 
 
-def _finish(report: EvalReport, args: argparse.Namespace, title: str) -> int:
+def _finish(report: EvalReport, args: argparse.Namespace, title: str, sequences: dict) -> int:
     print(title)
     print(report.table(COLUMNS))
+    if args.report is not None:
+        from sam2auto_ros.eval.report import write_report
+
+        print(f"report: {write_report(args.report, sequences, report, title)}")
     if args.json is not None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         rows = {name: {k: (None if v != v else v) for k, v in row.items()} for name, row in report.rows.items()}
@@ -90,21 +99,23 @@ def _finish(report: EvalReport, args: argparse.Namespace, title: str) -> int:
 
 
 def run_sim(args: argparse.Namespace) -> int:
-    from sam2auto_ros.eval import evaluate_sim
+    from sam2auto_ros.eval import evaluate
+    from sam2auto_ros.eval.sim_eval import sim_sequences
 
     if args.frames < 1:
         print("sam2auto eval sim: error: --frames must be >= 1", file=sys.stderr)
         return 2
     height, width = args.size
     try:
-        report = evaluate_sim(args.tracker, args.preset, args.seeds, args.noise, with_jf=not args.no_jf,
-                              class_agnostic_ap=args.class_agnostic_ap, n_frames=args.frames, height=height, width=width)
+        sequences = sim_sequences(args.tracker, args.preset, args.seeds, args.noise, n_frames=args.frames,
+                                  height=height, width=width)
+        report = evaluate(sequences, "mask", class_agnostic_ap=args.class_agnostic_ap, with_jf=not args.no_jf)
     except (EvalError, ValueError) as exc:
         print(f"sam2auto eval sim: error: {exc}", file=sys.stderr)
         return 2
     title = (f"tracker {args.tracker} on {len(args.seeds)} '{args.preset}' scene(s) of {args.frames} frames "
              f"at {width}x{height}, detector noise '{args.noise}' (mask IoU)")
-    return _finish(report, args, title)
+    return _finish(report, args, title, sequences)
 
 
 def run_dir(args: argparse.Namespace) -> int:
@@ -116,4 +127,4 @@ def run_dir(args: argparse.Namespace) -> int:
     except EvalError as exc:
         print(f"sam2auto eval dir: error: {exc}", file=sys.stderr)
         return 2
-    return _finish(report, args, f"{args.pred_dir} vs {args.gt_dir}: {len(pairs)} sequence(s), {similarity} IoU")
+    return _finish(report, args, f"{args.pred_dir} vs {args.gt_dir}: {len(pairs)} sequence(s), {similarity} IoU", pairs)

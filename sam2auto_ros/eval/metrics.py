@@ -45,7 +45,7 @@ class EvalReport:
     def combined(self) -> dict[str, float]:
         return self.rows[COMBINED]
 
-    def table(self, columns: Sequence[str] = COLUMNS) -> str:
+    def table(self, columns: Sequence[str] = COLUMNS, tablefmt: str = "github") -> str:
         body = []
         for name, row in self.rows.items():
             cells = [name]
@@ -58,7 +58,7 @@ class EvalReport:
                 else:
                     cells.append(f"{value:.3f}")
             body.append(cells)
-        return tabulate(body, headers=["sequence", *columns], tablefmt="github", disable_numparse=True)
+        return tabulate(body, headers=["sequence", *columns], tablefmt=tablefmt, disable_numparse=True)
 
 
 def _summarise(hota: dict, clear: dict, identity: dict) -> dict[str, float]:

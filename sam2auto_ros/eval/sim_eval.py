@@ -124,6 +124,15 @@ def evaluate_sim(
     **scene_overrides,
 ) -> EvalReport:
     """Score ``runner`` on the scenes ``preset`` x ``seeds`` (mask similarity, J&F and mask AP)."""
+    sequences = sim_sequences(runner, preset, seeds, noise, **scene_overrides)
+    return evaluate(sequences, similarity="mask", class_agnostic_ap=class_agnostic_ap, with_jf=with_jf)
+
+
+def sim_sequences(
+    runner: str | Runner, preset: str = "mixed", seeds: Sequence[int] = (0,), noise: str | DetectorNoise = "benchmark",
+    **scene_overrides,
+) -> dict[str, tuple[list[FrameInstances], list[FrameInstances]]]:
+    """``{"<preset>-s<seed>": (ground truth, what runner tracked)}`` for the scenes ``preset`` x ``seeds``."""
     if isinstance(runner, str):
         try:
             runner = RUNNERS[runner]
@@ -135,4 +144,4 @@ def evaluate_sim(
         scene = Scene(scene_config(preset, seed=seed, **scene_overrides))
         predicted = runner(scene, NoisyDetector(noise, sequence_seed=seed))
         sequences[f"{preset}-s{seed}"] = ([f.gt for f in scene.frames()], predicted)
-    return evaluate(sequences, similarity="mask", class_agnostic_ap=class_agnostic_ap, with_jf=with_jf)
+    return sequences

@@ -1,8 +1,10 @@
 """``flash_node``: the FLASH tracker as a ROS 2 node (glue around ``FlashTracker``).
 
 Subscribes ``image`` (latest-frame policy) and ``detections``; publishes ``tracks``
-(InstanceMaskArray stamped with the source frame), ``overlay`` (only while someone listens) and,
-where vision_msgs is installed, ``tracks_2d`` (Detection2DArray, track id in ``id``).
+(InstanceMaskArray stamped with the source frame), ``overlay`` and ``tracks_annotations``
+(Foxglove ImageAnnotations: mask outlines and "id label score" texts drawn over the camera; each
+only while someone listens) and, where vision_msgs is installed, ``tracks_2d`` (Detection2DArray,
+track id in ``id``).
 
 It never waits for the detector: each frame is propagated and published at once. Detections are
 queued (bounded) and handed to FLASH with the stamp of the frame they came from; FLASH applies
@@ -12,7 +14,7 @@ refused by FLASH, logged and counted.
 
 With ``cameras: [front, rear]`` each camera has its own tracker (ids, memory banks) on the one
 loaded model, reads ``<camera>/image`` and ``<camera>/detections`` and writes ``<camera>/tracks``,
-``<camera>/overlay`` and ``<camera>/tracks_2d``.
+``<camera>/overlay``, ``<camera>/tracks_annotations`` and ``<camera>/tracks_2d``.
 """
 
 from __future__ import annotations
@@ -30,12 +32,22 @@ from sensor_msgs.msg import Image
 from sam2auto_ros.core.masks import MaskCodecError
 from sam2auto_ros.flash import FlashConfig, FlashConfigError, FlashTracker
 from sam2auto_ros.io.camera_topics import camera_topic
+from sam2auto_ros.io.image_annotations import AnnotationStyle, build_annotations
 from sam2auto_ros.io.overlay import render_overlay
 from sam2auto_ros.ros import vision
 from sam2auto_ros.ros.backends import PROPAGATOR_PARAMS, make_propagators
 from sam2auto_ros.ros.image_pipeline_node import IMAGE_PARAMS, NS_PER_MS, ImagePipelineNode
 from sam2auto_ros.ros.managed_node import OUTPUT_QOS, ConfigureError, run_node
-from sam2auto_ros.ros.messages import InstanceMaskArray, frame_from_msg, frames_msg, header, image_msg, stamp_to_ns
+from sam2auto_ros.ros.messages import (
+    ImageAnnotations,
+    InstanceMaskArray,
+    annotations_msg,
+    frame_from_msg,
+    frames_msg,
+    header,
+    image_msg,
+    stamp_to_ns,
+)
 from sam2auto_ros.ros.params import RUNTIME, ParamSpec, dataclass_specs, to_config_value
 
 FLASH_SPECS = dataclass_specs(FlashConfig)
@@ -58,6 +70,12 @@ class FlashNode(ImagePipelineNode):
         ParamSpec("publish_masks", True, "Put masks in `tracks`; false = boxes, labels, scores and ids only "
                   "(for planners).", when=RUNTIME),
         ParamSpec("publish_overlay", True, "Render `overlay` while it has subscribers.", when=RUNTIME),
+        ParamSpec("publish_annotations", True, "Publish `tracks_annotations` (Foxglove ImageAnnotations) while it "
+                  "has subscribers.", when=RUNTIME),
+        ParamSpec("annotation_tolerance_px", AnnotationStyle.tolerance_px, "How far a simplified mask outline in "
+                  "`tracks_annotations` may stray from the mask's pixel boundary (px).", low=0.0, high=100.0),
+        ParamSpec("annotation_max_points", AnnotationStyle.max_points, "Most points per outline in "
+                  "`tracks_annotations` (the tolerance grows until it fits).", low=3, high=10000),
         ParamSpec("max_pending_detections", 16, "Detection batches held for frames not processed yet; beyond "
                   "this the oldest are dropped (counted).", low=1, high=1000),
         *FLASH_SPECS,
@@ -70,7 +88,8 @@ class FlashNode(ImagePipelineNode):
         self._pending_lock = threading.Lock()
         self.detections_dropped = 0
         self.detections_applied = 0
-        self._publish = {name: self.param(name) for name in ("publish_masks", "publish_overlay")}
+        self._publish = {name: self.param(name) for name in ("publish_masks", "publish_overlay", "publish_annotations")}
+        self._style = AnnotationStyle()
 
     # -- lifecycle ----------------------------------------------------------------------------
     def build(self, params: dict[str, Any]) -> None:
@@ -78,12 +97,19 @@ class FlashNode(ImagePipelineNode):
             config = FlashConfig.from_dict({s.name: to_config_value(params[s.name], s.default) for s in FLASH_SPECS})
         except FlashConfigError as exc:
             raise ConfigureError(f"bad FLASH parameter: {exc}") from None
+        try:
+            self._style = AnnotationStyle(tolerance_px=params["annotation_tolerance_px"],
+                                          max_points=params["annotation_max_points"])
+        except ValueError as exc:
+            raise ConfigureError(str(exc)) from None
         propagators, self.model_text = make_propagators(params, len(self.cameras))
         for camera, propagator in zip(self.cameras, propagators):
             pubs = {
                 "tracks": self.create_lifecycle_publisher(InstanceMaskArray, camera_topic(camera, "tracks"), OUTPUT_QOS),
                 "overlay": self.create_lifecycle_publisher(Image, camera_topic(camera, "overlay"),
                                                            QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE)),
+                "annotations": self.create_lifecycle_publisher(ImageAnnotations,
+                                                               camera_topic(camera, "tracks_annotations"), OUTPUT_QOS),
             }
             if vision.AVAILABLE:
                 pubs["tracks_2d"] = self.create_lifecycle_publisher(vision.Detection2DArray,
@@ -170,6 +196,9 @@ class FlashNode(ImagePipelineNode):
         overlay = stream.pubs["overlay"]
         if self._publish["publish_overlay"] and overlay.get_subscription_count() > 0:
             overlay.publish(image_msg(render_overlay(rgb, tracks), stamp_ns, frame_id))
+        annotations = stream.pubs["annotations"]
+        if self._publish["publish_annotations"] and annotations.get_subscription_count() > 0:
+            annotations.publish(annotations_msg(build_annotations(tracks, self._style), self._style))
         timings["model"] = (t1 - t0) / NS_PER_MS
         timings["publish"] = (t2 - t1) / NS_PER_MS
         self.finish_frame(stamp_ns, timings)

@@ -10,13 +10,18 @@ from builtin_interfaces.msg import Time
 from sensor_msgs.msg import CompressedImage, Image
 from std_msgs.msg import Header
 
+from foxglove_msgs import msg as foxglove_msg
+from foxglove_msgs.msg import ImageAnnotations
 from sam2auto_ros.core.instance import FrameInstances
+from sam2auto_ros.io.image_annotations import AnnotationClasses, AnnotationStyle, FrameAnnotations, to_ros_msg
 from sam2auto_ros.io.images import decode_compressed, image_fields, image_to_array, to_rgb
 from sam2auto_ros.io.instance_msgs import MessageClasses, frame_from_msg, frame_to_msg, ns_to_stamp, stamp_to_ns
 from sam2auto_ros.msg import InstanceMask, InstanceMaskArray
 
 __all__ = [
+    "ImageAnnotations",
     "InstanceMaskArray",
+    "annotations_msg",
     "frame_from_msg",
     "frames_msg",
     "header",
@@ -29,6 +34,11 @@ __all__ = [
 @functools.lru_cache(maxsize=1)
 def instance_classes() -> MessageClasses:
     return MessageClasses.from_modules(InstanceMask, InstanceMaskArray, Header, Time)
+
+
+def annotations_msg(annotations: FrameAnnotations, style: AnnotationStyle) -> Any:
+    """``foxglove_msgs/msg/ImageAnnotations`` (rclpy) for Foxglove's Image panel."""
+    return to_ros_msg(annotations, AnnotationClasses.from_module(foxglove_msg, Time), style)
 
 
 def header(stamp_ns: int, frame_id: str) -> Header:

@@ -12,6 +12,7 @@ from sam2auto_ros.core.instance import FrameInstances, Instance
 from sam2auto_ros.io.bags import read_messages
 from sam2auto_ros.io.images import encode_compressed
 
+from test.io.test_image_annotations import assert_matches_tracks
 from test.ros.graph import NodeProcess, Probe
 
 pytestmark = pytest.mark.ros
@@ -304,12 +305,15 @@ def test_unstamped_frames_are_stamped_on_arrival_or_rejected(probe, nodes, ros_e
 
 
 def test_boxes_only_tracks_for_planners(probe, nodes, ros_env, tmp_path):
-    from sam2auto_ros.msg import InstanceMaskArray
+    from foxglove_msgs.msg import ImageAnnotations
 
+    from sam2auto_ros.msg import InstanceMaskArray
+    from sam2auto_ros.ros.messages import frame_from_msg, stamp_to_ns
     from sensor_msgs.msg import Image
 
     tracks = probe.collect(InstanceMaskArray, f"{NS}/tracks")
     overlays = probe.collect(Image, f"{NS}/overlay")
+    annotations = probe.collect(ImageAnnotations, f"{NS}/tracks_annotations")
     flash = NodeProcess("flash_node", ros_env, tmp_path, {"autostart": True, "confirm_hits": 1, **FAST_STATUS})
     nodes.append(flash)
     feed = _Feeder(probe, NS)
@@ -319,6 +323,12 @@ def test_boxes_only_tracks_for_planners(probe, nodes, ros_env, tmp_path):
     assert probe.spin_until(lambda: stamp in _stamps(tracks), 10, (flash,))
     inst = tracks[-1].instances[0]
     assert inst.track_id >= 0 and inst.label == "box" and len(inst.mask_counts) > 0
+    # Foxglove annotations of the same frame: the mask's outline and "id label score"
+    with_masks = frame_from_msg(tracks[-1])
+    assert probe.spin_until(lambda: any(a.texts and stamp_to_ns(a.texts[0].timestamp) == with_masks.stamp_ns
+                                        for a in annotations), 5, (flash,))
+    shown = next(a for a in annotations if a.texts and stamp_to_ns(a.texts[0].timestamp) == with_masks.stamp_ns)
+    assert assert_matches_tracks(with_masks, shown) == 1
     assert all(r.successful for r in probe.set_params(f"{NS}/flash_node", publish_masks=False))
     later = feed.frame()  # a frame sent after the change was answered
     assert probe.spin_until(lambda: later in _stamps(tracks), 10, (flash,))
