@@ -174,3 +174,46 @@ def test_a_bag_with_no_camera_is_refused(tmp_path):
         choose_topics(tmp_path / "empty")
     with pytest.raises(ViewerError, match="does not exist"):
         choose_topics(tmp_path / "missing")
+
+
+@pytest.mark.ros
+def test_live_topics_reach_the_client(rclpy_context):
+    import time
+
+    import numpy as np
+    import rclpy
+    from rclpy.qos import QoSProfile, ReliabilityPolicy
+    from sensor_msgs.msg import Image
+
+    from sam2auto_ros.core.instance import FrameInstances, Instance
+    from sam2auto_ros.msg import InstanceMaskArray
+    from sam2auto_ros.ros.messages import frames_msg, image_msg
+    from sam2auto_ros.ros.view_source import run_live
+
+    node = rclpy.create_node("live_feed", context=rclpy_context)
+    qos = QoSProfile(depth=5, reliability=ReliabilityPolicy.RELIABLE)
+    images = node.create_publisher(Image, "/live/image", qos)
+    tracks = node.create_publisher(InstanceMaskArray, "/live/tracks", qos)
+    mask = np.zeros((48, 64), bool)
+    mask[10:30, 20:40] = True
+    frame = FrameInstances(stamp_ns=7_000_000_123, height=48, width=64, frame_id="cam",
+                           instances=(Instance.from_mask_array(mask, label="car", score=0.9, track_id=4),))
+    stop = threading.Event()
+    with Viewer(port=0) as viewer, connect(viewer.url, subprotocols=["foxglove.sdk.v1"], open_timeout=10) as ws:
+        client = Client(ws)
+        assert viewer.wait_for_subscribers(TOPICS, timeout=10)
+        live = threading.Thread(target=run_live, args=(viewer, "/live", False, stop))
+        live.start()
+        deadline = time.monotonic() + 20
+        while (images.get_subscription_count() == 0 or tracks.get_subscription_count() == 0) and time.monotonic() < deadline:
+            time.sleep(0.05)  # waiting for discovery on loopback, bounded
+        images.publish(image_msg(np.zeros((48, 64, 3), np.uint8), frame.stamp_ns, "cam"))
+        tracks.publish(frames_msg(frame))
+        got = client.receive(lambda r: len(r[IMAGE_TOPIC]) == 1 and len(r[ANNOTATIONS_TOPIC]) == 1)
+        stop.set()
+        live.join(timeout=10)
+    node.destroy_node()
+    assert not live.is_alive()
+    assert [(t, _ns(m.timestamp), m.format) for t, m in got[IMAGE_TOPIC]] == [(frame.stamp_ns, frame.stamp_ns, "jpeg")]
+    log_time, shown = got[ANNOTATIONS_TOPIC][0]
+    assert log_time == frame.stamp_ns and [t.text for t in shown.texts] == ["4 car 0.90"] and len(shown.points) == 1
