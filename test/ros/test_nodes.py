@@ -11,7 +11,6 @@ import pytest
 from sam2auto_ros.core.instance import FrameInstances, Instance
 from sam2auto_ros.io.bags import read_messages
 from sam2auto_ros.io.images import encode_compressed
-
 from test.io.test_image_annotations import assert_matches_tracks
 from test.ros.graph import NodeProcess, Probe
 
@@ -305,11 +304,11 @@ def test_unstamped_frames_are_stamped_on_arrival_or_rejected(probe, nodes, ros_e
 
 
 def test_boxes_only_tracks_for_planners(probe, nodes, ros_env, tmp_path):
-    from foxglove_msgs.msg import ImageAnnotations
+    from sensor_msgs.msg import Image
 
+    from foxglove_msgs.msg import ImageAnnotations
     from sam2auto_ros.msg import InstanceMaskArray
     from sam2auto_ros.ros.messages import frame_from_msg, stamp_to_ns
-    from sensor_msgs.msg import Image
 
     tracks = probe.collect(InstanceMaskArray, f"{NS}/tracks")
     overlays = probe.collect(Image, f"{NS}/overlay")
