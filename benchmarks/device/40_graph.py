@@ -21,7 +21,7 @@ from sam2auto_ros.ros.dds import loopback_env
 
 SIZE = 256 if dry() else 1024
 WIDTH, HEIGHT = (320, 180) if dry() else (1280, 720)
-DURATION = 6.0 if dry() else 30.0
+DURATION = 4.0 if dry() else 30.0
 
 
 def main() -> None:

@@ -190,9 +190,11 @@ def full_resolution(masks: Sequence[PredictedMask]) -> list[RleMask]:
 @functools.lru_cache(maxsize=64)
 def _axis(in_size: int, out_size: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Source indices and weights of each output position along one axis, as ``F.interpolate``
-    computes them for bilinear, ``align_corners=False`` (float32 arithmetic, the same clamps)."""
+    computes them for bilinear, ``align_corners=False``: float32, the source position rounded once
+    from ``scale * (i + 0.5) - 0.5`` (torch's CPU kernel fuses it into one multiply-add), the same clamps."""
     scale = np.float32(in_size) / np.float32(out_size)
-    source = np.maximum(scale * (np.arange(out_size, dtype=np.float32) + np.float32(0.5)) - np.float32(0.5), np.float32(0.0))
+    exact = np.float64(scale) * (np.arange(out_size, dtype=np.float32) + np.float32(0.5)).astype(np.float64) - 0.5
+    source = np.maximum(exact.astype(np.float32), np.float32(0.0))
     i0 = np.minimum(np.floor(source).astype(np.int64), in_size - 1)
     w1 = np.clip(source - i0.astype(np.float32), np.float32(0.0), np.float32(1.0)).astype(np.float32)
     i1 = np.where(i0 < in_size - 1, i0 + 1, i0)
@@ -209,8 +211,9 @@ def upsample_window(logits: torch.Tensor, size: tuple[int, int], window: Window)
     inside ``window`` only, computed from the low-resolution rows and columns it needs.
 
     Along x first, then y: ``h0 * (w0 * a + w1 * b) + h1 * (w0 * c + w1 * d)``, the expression
-    torch evaluates per pixel, so a window equals the whole frame's crop bit for bit, and torch's
-    own result to float rounding.
+    torch evaluates per pixel, with its weights, so a window equals the whole frame's crop bit for
+    bit, and torch's own result to the rounding of one multiply-add (torch's CPU kernel fuses the
+    last one): a pixel can only land on the other side where its logit is within ~1e-6 of 0.
     """
     x0, y0, x1, y1 = window
     (h, w), (height, width) = logits.shape, size

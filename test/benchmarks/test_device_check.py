@@ -33,7 +33,7 @@ def test_sections_run_in_order_into_one_table_and_failures_are_rows(tmp_path):
     (sections / "40_slow.py").write_text("import time\ntime.sleep(60)\n")
     (sections / "notes.txt").write_text("not a section\n")
     (sections / "helper.py").write_text("raise SystemExit('a helper is not a section')\n")
-    done = _run(tmp_path / "out.md", env={"DEVICE_CHECK_SECTIONS": str(sections), "DEVICE_CHECK_BUDGET_S": "8", "DEVICE_CHECK_MIN_LEFT_S": "1"}, timeout=120)
+    done = _run(tmp_path / "out.md", env={"DEVICE_CHECK_SECTIONS": str(sections), "DEVICE_CHECK_BUDGET_S": "6", "DEVICE_CHECK_MIN_LEFT_S": "1"}, timeout=120)
     assert done.returncode == 1, done.stderr  # a section failed
     table = (tmp_path / "out.md").read_text()
     assert table.startswith("## Device check: CPU dry run") and "DRY RUN" in table.splitlines()[0]

@@ -45,10 +45,10 @@ def test_upsampling_is_sam2s_and_a_window_is_the_frames_crop_bit_for_bit():
         low = _random_logits(rng, h, w)
         torch_ref = F.interpolate(low[None, None], size=(height, width), mode="bilinear", align_corners=False)[0, 0]
         frame = upsample_window(low, (height, width), (0, 0, width, height))
-        assert torch.allclose(frame, torch_ref, atol=1e-4, rtol=0)
-        # a pixel's side can only differ from torch's where its logit is within rounding of 0
-        differ = (frame > 0) != (torch_ref > 0)
-        assert torch.all(torch_ref[differ].abs() < 1e-4)
+        # torch's weights; only its fused last multiply-add rounds differently
+        assert torch.allclose(frame, torch_ref, atol=1e-5, rtol=0)
+        differ = (frame > 0) != (torch_ref > 0)  # a pixel's side only differs where its logit is ~0
+        assert torch.all(torch_ref[differ].abs() < 1e-5)
         flipped += int(differ.sum())
         for _ in range(20):
             x0, x1 = sorted(int(v) for v in rng.integers(0, width + 1, 2))
