@@ -11,7 +11,7 @@ import importlib
 import logging
 import sys
 
-SUBCOMMAND_MODULES = ("demo", "annotate_bag", "dataset", "launch", "export", "models", "eval", "view")
+SUBCOMMAND_MODULES = ("demo", "annotate_bag", "annotate_bags", "dataset", "launch", "export", "models", "eval", "view")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -252,6 +252,25 @@ def remove_dead_scratch(folder: Path, held: str | None = None) -> list[tuple[Pat
     return removed
 
 
+@contextlib.contextmanager
+def locked_scratch(target: Path) -> Iterator[Path]:
+    """A scratch folder next to ``target`` for work that is not itself an output (a camera tracked by one
+    worker of ``annotate-bags`` while others write beside it): named and locked as ``staged_output``'s
+    scratch, so no other run's clean-up takes it for a killed run's, and removed on exit (created by
+    the caller)."""
+    target = Path(target).absolute()
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise output_error(exc, target) or exc from exc
+    with RunLock(target):
+        scratch = target.parent / f".{target.name}{PARTIAL_MARK}{os.getpid()}"
+        try:
+            yield scratch
+        finally:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
 @dataclass
 class Stage:
     """Where a staged run writes: ``path`` becomes the output; ``scratch`` holds it and any temporary files."""
